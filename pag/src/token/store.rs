@@ -1,0 +1,187 @@
+//! Tokens kept as keys linked directly into one keyring (a PAG).
+//!
+//! A token is a key `afs@<cell>` of type `rxrpc` (or `user` where the kernel
+//! has no AF_RXRPC). The principal, which the rxkad payload cannot carry, is
+//! kept beside it in a `user` key `pag-principal@<cell>`. Both are readable
+//! and writable only by possessors: processes inside the PAG.
+
+use nix::errno::Errno;
+
+use super::rxrpc::RxkadToken;
+use super::{description_for, xdr, KeyType, Token};
+use crate::error::{Error, Result};
+use crate::perm;
+use crate::sys::{self, KeySerial};
+
+const PRINCIPAL_PREFIX: &str = "pag-principal@";
+
+/// Which key type to store a token as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyTypeChoice {
+    /// Only `rxrpc`; fails with ENODEV where the kernel lacks it.
+    Rxrpc,
+    /// Only `user`.
+    User,
+    /// `rxrpc`, else `user` when the kernel has no rxrpc type.
+    Auto,
+}
+
+/// The tokens of one keyring.
+#[derive(Debug, Clone, Copy)]
+pub struct TokenStore {
+    keyring: KeySerial,
+}
+
+impl TokenStore {
+    /// The store on `keyring` (a PAG keyring, or any session keyring).
+    pub fn new(keyring: KeySerial) -> Self {
+        TokenStore { keyring }
+    }
+
+    /// The keyring the tokens live in.
+    pub fn keyring(&self) -> KeySerial {
+        self.keyring
+    }
+
+    /// Add `token` as its `key_type`, replacing any token of the same cell
+    /// and type. Returns the new key's serial.
+    pub fn add(&self, token: &Token) -> Result<KeySerial> {
+        let payload = token.payload()?;
+        let description = token.description();
+        let doing = || format!("storing the {} token for {}", token.key_type, token.cell);
+        let serial = sys::add_key(token.key_type.name(), &description, &payload, self.keyring)
+            .map_err(|e| Error::keyring(doing(), e))?;
+        sys::setperm(serial, perm::TOKEN).map_err(|e| Error::keyring(doing(), e))?;
+        // A token of the other type for the same cell would shadow or confuse
+        // this one; one cell, one token.
+        let other = match token.key_type {
+            KeyType::Rxrpc => KeyType::User,
+            KeyType::User => KeyType::Rxrpc,
+        };
+        self.remove_matching(|t, d| t == other.name() && d == description)?;
+        self.set_principal(&token.cell, token.principal.as_deref())?;
+        Ok(serial)
+    }
+
+    /// Add `token` as the chosen type; with [`KeyTypeChoice::Auto`], fall
+    /// back to `user` when the kernel has no `rxrpc` type (ENODEV). Returns
+    /// the serial and the type used.
+    pub fn add_as(&self, token: &Token, choice: KeyTypeChoice) -> Result<(KeySerial, KeyType)> {
+        let first = match choice {
+            KeyTypeChoice::User => KeyType::User,
+            KeyTypeChoice::Rxrpc | KeyTypeChoice::Auto => KeyType::Rxrpc,
+        };
+        let attempt = Token { key_type: first, ..token.clone() };
+        match self.add(&attempt) {
+            Err(e) if choice == KeyTypeChoice::Auto && e.errno() == Some(Errno::ENODEV) => {
+                let fallback = Token { key_type: KeyType::User, ..token.clone() };
+                self.add(&fallback).map(|s| (s, KeyType::User))
+            }
+            other => other.map(|s| (s, first)),
+        }
+    }
+
+    /// Every token linked directly into the keyring, in link order. Keys that
+    /// look like tokens but do not decode are not tokens and are left out.
+    pub fn list(&self) -> Result<Vec<Token>> {
+        let links = sys::keyring_links(self.keyring)
+            .map_err(|e| Error::keyring("listing the tokens", e))?;
+        let mut described = Vec::with_capacity(links.len());
+        for serial in links {
+            // A key can vanish (expire, be unlinked) between the listing and
+            // the describe; that is not an error.
+            if let Ok(d) = sys::describe(serial) {
+                described.push((serial, d));
+            }
+        }
+        let mut tokens = Vec::new();
+        for (serial, d) in &described {
+            let Some(key_type) = KeyType::from_name(&d.key_type) else { continue };
+            let Some(cell) = d.description.strip_prefix("afs@") else { continue };
+            let Ok(bytes) = sys::read(*serial) else { continue };
+            let decoded = match key_type {
+                KeyType::Rxrpc => xdr::decode_rxrpc_read(&bytes),
+                KeyType::User => RxkadToken::decode(&bytes),
+            };
+            let Ok(rxkad) = decoded else { continue };
+            let principal = described
+                .iter()
+                .find(|(_, p)| p.key_type == "user" && p.description == principal_description(cell))
+                .and_then(|(s, _)| sys::read(*s).ok())
+                .and_then(|b| String::from_utf8(b).ok());
+            tokens.push(Token {
+                cell: cell.to_owned(),
+                key_type,
+                rxkad,
+                principal,
+                serial: Some(*serial),
+            });
+        }
+        Ok(tokens)
+    }
+
+    /// Remove the token(s) of `cell`. Returns how many keys were removed.
+    pub fn remove(&self, cell: &str) -> Result<usize> {
+        let description = description_for(cell);
+        let principal = principal_description(&cell.to_ascii_lowercase());
+        self.remove_matching(|t, d| {
+            (KeyType::from_name(t).is_some() && d == description) || (t == "user" && d == principal)
+        })
+        .map(|n| n.tokens)
+    }
+
+    /// Remove every token. Returns how many were removed.
+    pub fn remove_all(&self) -> Result<usize> {
+        self.remove_matching(|t, d| {
+            (KeyType::from_name(t).is_some() && d.starts_with("afs@"))
+                || (t == "user" && d.starts_with(PRINCIPAL_PREFIX))
+        })
+        .map(|n| n.tokens)
+    }
+
+    fn set_principal(&self, cell: &str, principal: Option<&str>) -> Result<()> {
+        let description = principal_description(cell);
+        match principal {
+            Some(p) => {
+                let doing = || format!("storing the principal of the token for {cell}");
+                let serial = sys::add_key("user", &description, p.as_bytes(), self.keyring)
+                    .map_err(|e| Error::keyring(doing(), e))?;
+                sys::setperm(serial, perm::TOKEN).map_err(|e| Error::keyring(doing(), e))
+            }
+            None => self.remove_matching(|t, d| t == "user" && d == description).map(|_| ()),
+        }
+    }
+
+    fn remove_matching(&self, matches: impl Fn(&str, &str) -> bool) -> Result<Removed> {
+        let links = sys::keyring_links(self.keyring)
+            .map_err(|e| Error::keyring("listing the tokens", e))?;
+        let mut removed = Removed { tokens: 0 };
+        for serial in links {
+            let Ok(d) = sys::describe(serial) else { continue };
+            if !matches(&d.key_type, &d.description) {
+                continue;
+            }
+            // Invalidate so the token is gone at once even where it was also
+            // linked elsewhere; a key we may only unlink is at least unlinked.
+            match sys::invalidate(serial) {
+                Ok(()) | Err(sys::SysError { errno: Errno::ENOKEY, .. }) => {}
+                Err(_) => match sys::unlink(serial, self.keyring) {
+                    Ok(()) | Err(sys::SysError { errno: Errno::ENOENT | Errno::ENOKEY, .. }) => {}
+                    Err(e) => return Err(Error::keyring("removing a token", e)),
+                },
+            }
+            if d.description.starts_with("afs@") {
+                removed.tokens += 1;
+            }
+        }
+        Ok(removed)
+    }
+}
+
+struct Removed {
+    tokens: usize,
+}
+
+fn principal_description(cell: &str) -> String {
+    format!("{PRINCIPAL_PREFIX}{cell}")
+}
