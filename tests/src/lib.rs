@@ -1,1 +1,6 @@
+//! Test support for pag: helpers shared by the crates' integration tests
+//! and, later, the container harness.
 
+#![forbid(unsafe_code)]
+
+pub mod seccomp;
