@@ -1,0 +1,151 @@
+//! [`ContainerBuilder`]: a container described the way a scenario reads —
+//! users, PAM stacks, services — then started.
+
+use std::collections::BTreeMap;
+use std::io::BufReader;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use super::error::{io_context, Error, Result};
+use super::init;
+use super::pam::{default_stacks, PamStack};
+use super::rootfs::{self, RootSpec};
+use super::sshd::key_material;
+use super::uids;
+use super::users::{User, UserRecord};
+use super::Container;
+
+/// Describes a container; [`ContainerBuilder::start`] makes it.
+#[derive(Clone, Debug, Default)]
+pub struct ContainerBuilder {
+    users: Vec<User>,
+    stacks: BTreeMap<String, PamStack>,
+    krb5_conf: Option<String>,
+    files: Vec<(String, String, u32)>,
+    sshd: bool,
+    hostname: Option<String>,
+    init_binary: Option<PathBuf>,
+}
+
+impl ContainerBuilder {
+    /// Add a user.
+    pub fn user(mut self, user: User) -> Self {
+        self.users.push(user);
+        self
+    }
+
+    /// Install `stack` as `/etc/pam.d/<service>`. Services not set get
+    /// pam_unix stacks (sshd, login, su, su-l) and `other` denies.
+    pub fn pam(mut self, service: &str, stack: PamStack) -> Self {
+        self.stacks.insert(service.to_owned(), stack);
+        self
+    }
+
+    /// Use this `/etc/krb5.conf` (default: a private copy of the host's).
+    pub fn krb5_conf(mut self, text: &str) -> Self {
+        self.krb5_conf = Some(text.to_owned());
+        self
+    }
+
+    /// Write a file at `path` inside the container before it starts. Only
+    /// the private trees can be written (`/etc/pam.d`, `/etc/ssh`, `/home`,
+    /// `/run`, `/tmp`, `/var/log` and the replaced `/etc` files).
+    pub fn file(mut self, path: &str, text: &str, mode: u32) -> Self {
+        self.files.push((path.to_owned(), text.to_owned(), mode));
+        self
+    }
+
+    /// Start sshd on 127.0.0.1:22 once the container is up.
+    pub fn sshd(mut self) -> Self {
+        self.sshd = true;
+        self
+    }
+
+    /// Host name inside the container (default `pagct`).
+    pub fn hostname(mut self, name: &str) -> Self {
+        self.hostname = Some(name.to_owned());
+        self
+    }
+
+    /// The `pag-container-init` binary (default: next to the running
+    /// executable or its parent directory, where cargo puts it; or
+    /// `$PAG_CONTAINER_INIT`).
+    pub fn init_binary(mut self, path: impl Into<PathBuf>) -> Self {
+        self.init_binary = Some(path.into());
+        self
+    }
+
+    fn find_init_binary(&self) -> Result<PathBuf> {
+        if let Some(path) = &self.init_binary {
+            return Ok(path.clone());
+        }
+        if let Some(path) = std::env::var_os("PAG_CONTAINER_INIT") {
+            return Ok(path.into());
+        }
+        let exe = std::env::current_exe().map_err(io_context("current_exe"))?;
+        exe.ancestors()
+            .skip(1)
+            .take(2)
+            .map(|dir| dir.join("pag-container-init"))
+            .find(|p| p.is_file())
+            .ok_or_else(|| {
+                Error::new(format!(
+                    "pag-container-init not found next to {}; build it (cargo build -p pag-tests) \
+                     or set PAG_CONTAINER_INIT",
+                    exe.display()
+                ))
+            })
+    }
+
+    /// Create the container: lease uids, write its directory, start pid 1
+    /// in new namespaces and wait until it is ready, then start services.
+    /// Needs root (namespaces, mounts, chown); says so otherwise.
+    pub fn start(self) -> Result<Container> {
+        let began = Instant::now();
+        if !nix::unistd::geteuid().is_root() {
+            return Err(Error::new(
+                "the container harness needs root (namespaces, mounts, users); run the tests as root, as CI does",
+            ));
+        }
+        let init_binary = self.find_init_binary()?;
+        let leases = uids::lease(self.users.len())?;
+        let users: Vec<UserRecord> =
+            self.users.iter().zip(&leases).map(|(u, lease)| UserRecord::new(u, lease.uid)).collect();
+        let mut stacks: BTreeMap<String, PamStack> = default_stacks().into_iter().collect();
+        stacks.extend(self.stacks);
+        let dir = rootfs::new_dir()?;
+        // From here on the Container owns the directory and cleans it up on error.
+        let mut container = Container::new(dir.clone(), users, leases);
+        rootfs::prepare(
+            &dir,
+            &RootSpec {
+                users: &container.users,
+                stacks: &stacks,
+                krb5_conf: self.krb5_conf.as_deref(),
+                files: &self.files,
+                keys: key_material()?,
+            },
+        )?;
+        let hostname = self.hostname.as_deref().unwrap_or("pagct");
+        let (program, args) = init::command_line(&init_binary, &dir, hostname);
+        let mut child = Command::new(program)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .map_err(io_context("starting unshare"))?;
+        container.init_stdin = child.stdin.take();
+        let stdout = child.stdout.take();
+        container.unshare = Some(child);
+        let stdout = stdout.ok_or_else(|| Error::new("unshare has no stdout pipe"))?;
+        container.host_pid = init::read_ready_line(&mut BufReader::new(stdout))?;
+        container.record_namespaces()?;
+        if self.sshd {
+            container.start_sshd()?;
+        }
+        container.started_in = began.elapsed();
+        Ok(container)
+    }
+}

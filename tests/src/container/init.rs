@@ -1,0 +1,172 @@
+//! Pid 1 of a test container.
+//!
+//! The harness starts `unshare --mount --pid --net --uts --ipc --fork
+//! --kill-child --propagation private -- pag-container-init DIR HOSTNAME`,
+//! so this code runs as pid 1 of fresh namespaces with a private copy of the
+//! host's mount table. It bind-mounts the container directory's private
+//! files over the host's (see `layout`), mounts a `/proc` of the new pid
+//! namespace, brings up loopback, sets the host name, prints
+//! `ready <pid as seen on the host>`, and then reaps orphans until its
+//! standard input reaches end of file. The test process holds the only
+//! writer of that pipe, so when the test process ends, however it ends,
+//! pid 1 exits and the kernel kills every process of the namespace.
+
+use std::io::{BufRead, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use nix::errno::Errno;
+use nix::mount::{mount, MsFlags};
+use nix::sys::wait::{waitpid, WaitPidFlag};
+use nix::unistd::{sethostname, Pid};
+
+use super::layout::{DEV_NODES, DIR_BINDS, FILE_BINDS, READY_PREFIX};
+
+/// Set up the container and serve as its pid 1. Returns only on a setup
+/// error; afterwards the process exits when its standard input closes.
+pub fn run(dir: &Path, hostname: &str) -> Result<std::convert::Infallible, String> {
+    // Before /proc is replaced, /proc/self still names us by our pid in the
+    // host's pid namespace: the harness needs it to enter the namespaces.
+    let host_pid = host_pid()?;
+    mount_private_files(dir)?;
+    mount_proc()?;
+    loopback_up()?;
+    sethostname(hostname).map_err(|e| format!("sethostname {hostname}: {e}"))?;
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "{READY_PREFIX}{host_pid}")
+        .and_then(|()| stdout.flush())
+        .map_err(|e| format!("cannot report readiness: {e}"))?;
+    drop(stdout);
+    std::thread::spawn(exit_when_stdin_closes);
+    reap_forever()
+}
+
+fn host_pid() -> Result<u32, String> {
+    let link = std::fs::read_link("/proc/self").map_err(|e| format!("readlink /proc/self: {e}"))?;
+    link.to_string_lossy()
+        .parse()
+        .map_err(|e| format!("/proc/self -> {link:?}: {e}"))
+}
+
+fn bind(source: &Path, target: &Path, flags: MsFlags) -> Result<(), String> {
+    mount(Some(source), target, None::<&str>, MsFlags::MS_BIND | flags, None::<&str>)
+        .map_err(|e| format!("bind mount {} on {}: {e}", source.display(), target.display()))
+}
+
+fn mount_private_files(dir: &Path) -> Result<(), String> {
+    let dev = dir.join("dev");
+    for node in DEV_NODES {
+        bind(&Path::new("/dev").join(node), &dev.join(node), MsFlags::empty())?;
+    }
+    bind(Path::new("/dev/pts"), &dev.join("pts"), MsFlags::empty())?;
+    mount(
+        Some("tmpfs"),
+        &dev.join("shm"),
+        Some("tmpfs"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+        Some("mode=1777"),
+    )
+    .map_err(|e| format!("mount tmpfs on {}/shm: {e}", dev.display()))?;
+    for (inside_dir, target) in FILE_BINDS {
+        bind(&dir.join(inside_dir), Path::new(target), MsFlags::empty())?;
+    }
+    for (inside_dir, target) in DIR_BINDS {
+        // MS_REC carries the device binds and devpts made above along with /dev.
+        bind(&dir.join(inside_dir), Path::new(target), MsFlags::MS_REC)?;
+    }
+    Ok(())
+}
+
+fn mount_proc() -> Result<(), String> {
+    mount(
+        Some("proc"),
+        "/proc",
+        Some("proc"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+        None::<&str>,
+    )
+    .map_err(|e| format!("mount /proc: {e}"))
+}
+
+fn loopback_up() -> Result<(), String> {
+    let status = Command::new("ip")
+        .args(["link", "set", "lo", "up"])
+        .status()
+        .map_err(|e| format!("ip link set lo up: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("ip link set lo up: {status}"))
+    }
+}
+
+fn exit_when_stdin_closes() {
+    let mut sink = [0u8; 64];
+    let mut stdin = std::io::stdin().lock();
+    while matches!(stdin.read(&mut sink), Ok(n) if n > 0) {}
+    std::process::exit(0);
+}
+
+/// Orphans of the namespace (daemonised sshd, `setsid -f` jobs) are
+/// re-parented to pid 1; without this they would stay zombies and look alive.
+fn reap_forever() -> ! {
+    loop {
+        match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::__WALL)) {
+            Ok(_) | Err(Errno::EINTR) => {}
+            Err(_) => std::thread::sleep(Duration::from_millis(20)),
+        }
+    }
+}
+
+/// Parse the ready line printed by [`run`]; `None` if it is something else
+/// (pid 1 then printed an error instead).
+pub(crate) fn parse_ready_line(line: &str) -> Option<u32> {
+    line.trim_end().strip_prefix(READY_PREFIX)?.parse().ok()
+}
+
+/// Read pid 1's ready line from `reader`.
+pub(crate) fn read_ready_line(reader: &mut impl BufRead) -> Result<u32, String> {
+    let mut line = String::new();
+    reader
+        .read_line(&mut line)
+        .map_err(|e| format!("reading the container's ready line: {e}"))?;
+    parse_ready_line(&line).ok_or_else(|| format!("container did not become ready (pid 1 said {line:?})"))
+}
+
+/// The command line of pid 1, as `(program, arguments)`.
+pub(crate) fn command_line(init_binary: &Path, dir: &Path, hostname: &str) -> (PathBuf, Vec<String>) {
+    let args = [
+        "--mount",
+        "--pid",
+        "--net",
+        "--uts",
+        "--ipc",
+        "--fork",
+        "--kill-child",
+        "--propagation",
+        "private",
+        "--",
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .chain([
+        init_binary.display().to_string(),
+        dir.display().to_string(),
+        hostname.to_owned(),
+    ])
+    .collect();
+    (PathBuf::from("unshare"), args)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ready_line_round_trip() {
+        assert_eq!(parse_ready_line("ready 4242\n"), Some(4242));
+        assert_eq!(parse_ready_line("bind mount failed"), None);
+        assert_eq!(parse_ready_line("ready x"), None);
+    }
+}

@@ -1,0 +1,50 @@
+//! Where the container's private files live on the host and where pid 1
+//! mounts them inside: one table shared by the host-side preparation
+//! (`rootfs`) and the container's pid 1 (`init`), so the two never disagree.
+
+/// Files of the host's `/etc` replaced by private copies (path inside the
+/// container directory, mount target). The targets must exist on the host;
+/// a bind mount needs something to cover.
+pub(crate) const FILE_BINDS: &[(&str, &str)] = &[
+    ("etc/passwd", "/etc/passwd"),
+    ("etc/group", "/etc/group"),
+    ("etc/shadow", "/etc/shadow"),
+    ("etc/gshadow", "/etc/gshadow"),
+    ("etc/krb5.conf", "/etc/krb5.conf"),
+];
+
+/// Directories replaced by private ones. `/tmp` must stay last: the
+/// container directory itself lives under the host's `/tmp`, so binding
+/// anything after it would no longer find its source.
+pub(crate) const DIR_BINDS: &[(&str, &str)] = &[
+    ("etc/pam.d", "/etc/pam.d"),
+    ("etc/ssh", "/etc/ssh"),
+    ("home", "/home"),
+    ("run", "/run"),
+    ("var-log", "/var/log"),
+    ("dev", "/dev"),
+    ("tmp", "/tmp"),
+];
+
+/// Device nodes of the host made visible in the private `/dev` (each is
+/// bound onto an empty placeholder file). The host's devpts instance is
+/// bound as `/dev/pts`, so a pty opened by the test process on the host has
+/// the same name inside, which `login` needs.
+pub(crate) const DEV_NODES: &[&str] = &["null", "zero", "full", "random", "urandom", "tty", "ptmx"];
+
+/// Symbolic links every Linux `/dev` has (bash process substitution uses `/dev/fd`).
+pub(crate) const DEV_LINKS: &[(&str, &str)] = &[
+    ("fd", "/proc/self/fd"),
+    ("stdin", "/proc/self/fd/0"),
+    ("stdout", "/proc/self/fd/1"),
+    ("stderr", "/proc/self/fd/2"),
+];
+
+/// Directory (inside the container directory, below `run/`) for harness
+/// files: the askpass helper and client keys. Inside it is `/run/pag-test`.
+pub(crate) const HARNESS_RUN_DIR: &str = "run/pag-test";
+/// The same directory as seen inside the container.
+pub(crate) const HARNESS_RUN_DIR_INSIDE: &str = "/run/pag-test";
+
+/// The line pid 1 prints when the container is ready: `ready <host pid>`.
+pub(crate) const READY_PREFIX: &str = "ready ";

@@ -1,0 +1,320 @@
+//! Test containers made of Linux namespaces, for end-to-end login tests.
+//!
+//! A container is pid 1 (`pag-container-init`) in new mount, pid, net, uts
+//! and ipc namespaces, with loopback up and private copies of the account
+//! files, `/etc/pam.d`, `/etc/ssh`, `/etc/krb5.conf`, `/home`, `/run`,
+//! `/tmp`, `/var/log` and `/dev` bound over the host's, so the host never
+//! changes. In it a test creates users, writes PAM stacks, starts a real
+//! sshd on 127.0.0.1, and logs in through the OpenSSH client, `su -l`, or
+//! `login` on a pty. Keyrings are the host kernel's (they are not
+//! namespaced), which is what the tests are about.
+//!
+//! ```no_run
+//! use pag_tests::container::{Container, PamStack, User};
+//!
+//! let ct = Container::builder()
+//!     .user(User::new("alice").password("correct horse"))
+//!     .pam("sshd", PamStack::unix_auth()
+//!         .session("required", "pam_keyinit.so force revoke")
+//!         .session("required", "pam_unix.so"))
+//!     .sshd()
+//!     .start()?;
+//! ct.ssh("alice").password().run("id")?.assert_success().assert_stdout_contains("(alice)");
+//! ct.teardown()?;
+//! # Ok::<(), pag_tests::container::Error>(())
+//! ```
+//!
+//! Dropping a container tears it down too: pid 1 is killed, which makes the
+//! kernel kill every process of the pid namespace, and the mount namespace
+//! dies with them. [`Container::teardown`] also proves that nothing is left
+//! (no process, no mount, no key of the container's users) and reports it.
+
+#![forbid(unsafe_code)]
+
+mod builder;
+mod error;
+mod exec;
+pub mod init;
+mod layout;
+mod pam;
+mod pty;
+mod rootfs;
+mod sshd;
+mod teardown;
+mod uids;
+mod users;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin};
+use std::time::Duration;
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+pub use builder::ContainerBuilder;
+pub use error::{Error, Result};
+pub use exec::{shell_quote, As, Background, Output, DEFAULT_TIMEOUT};
+pub use pam::PamStack;
+pub use pty::PtySession;
+pub use sshd::Auth;
+pub use teardown::TeardownReport;
+pub use users::{User, UserRecord};
+
+use uids::UidLease;
+
+/// A running container. See the module documentation.
+pub struct Container {
+    dir: PathBuf,
+    users: Vec<UserRecord>,
+    _leases: Vec<UidLease>,
+    host_pid: u32,
+    unshare: Option<Child>,
+    init_stdin: Option<ChildStdin>,
+    namespaces: Vec<(&'static str, String)>,
+    started_in: Duration,
+    torn_down: bool,
+}
+
+impl Container {
+    /// Describe a new container.
+    pub fn builder() -> ContainerBuilder {
+        ContainerBuilder::default()
+    }
+
+    fn new(dir: PathBuf, users: Vec<UserRecord>, leases: Vec<UidLease>) -> Self {
+        Self {
+            dir,
+            users,
+            _leases: leases,
+            host_pid: 0,
+            unshare: None,
+            init_stdin: None,
+            namespaces: Vec::new(),
+            started_in: Duration::ZERO,
+            torn_down: false,
+        }
+    }
+
+    fn record_namespaces(&mut self) -> Result<()> {
+        for kind in ["pid", "mnt", "net"] {
+            let ns = teardown::namespace_of(self.host_pid, kind)?;
+            if ns == teardown::namespace_of(std::process::id(), kind)? {
+                return Err(Error::new(format!("pid 1 of the container is in the host's {kind} namespace")));
+            }
+            self.namespaces.push((kind, ns));
+        }
+        Ok(())
+    }
+
+    /// How long [`ContainerBuilder::start`] took, services included.
+    pub fn startup_time(&self) -> Duration {
+        self.started_in
+    }
+
+    /// Pid 1 of the container as the host sees it.
+    pub fn host_pid(&self) -> u32 {
+        self.host_pid
+    }
+
+    /// The user named `name`.
+    ///
+    /// # Panics
+    /// If the container has no such user (a mistake in the test).
+    #[track_caller]
+    pub fn user(&self, name: &str) -> &UserRecord {
+        self.users
+            .iter()
+            .find(|u| u.name == name)
+            .unwrap_or_else(|| panic!("the container has no user {name:?}"))
+    }
+
+    /// The users of the container.
+    pub fn users(&self) -> &[UserRecord] {
+        &self.users
+    }
+
+    /// Where the host sees a path inside one of the container's private
+    /// trees (`None` for paths shared with the host).
+    pub fn host_path(&self, inside: &str) -> Option<PathBuf> {
+        rootfs::host_path(&self.dir, inside)
+    }
+
+    /// Where a syslog capture must bind its datagram socket on the host so
+    /// that it is `/dev/log` inside the container.
+    pub fn dev_log_path(&self) -> PathBuf {
+        self.dir.join("dev/log")
+    }
+
+    /// Replace `/etc/pam.d/<service>` of the running container.
+    pub fn set_pam(&self, service: &str, stack: &PamStack) -> Result<()> {
+        let path = self.dir.join("etc/pam.d").join(service);
+        std::fs::write(&path, stack.render()).map_err(error::io_context(path.display()))
+    }
+
+    /// A `Command` that runs `argv` inside the container as `who`.
+    pub fn command(&self, who: &As, argv: &[&str]) -> std::process::Command {
+        exec::command(self.host_pid, who, argv)
+    }
+
+    /// Run `argv` inside the container as `who`, to its end.
+    pub fn exec(&self, who: &As, argv: &[&str]) -> Result<Output> {
+        exec::run(self.command(who, argv), argv.join(" "), None, DEFAULT_TIMEOUT)
+    }
+
+    /// Run a shell script inside the container as `who`, to its end.
+    pub fn sh(&self, who: &As, script: &str) -> Result<Output> {
+        exec::run(self.command(who, &["sh", "-c", script]), script.to_owned(), None, DEFAULT_TIMEOUT)
+    }
+
+    /// Start a shell script inside the container as `who`, in the background.
+    pub fn sh_background(&self, who: &As, script: &str) -> Result<Background> {
+        exec::spawn(self.command(who, &["sh", "-c", script]), script.to_owned(), None)
+    }
+
+    /// An ssh login of `user` (to 127.0.0.1:22 from inside the container).
+    pub fn ssh<'a>(&'a self, user: &str) -> SshLogin<'a> {
+        SshLogin { container: self, user: self.user(user).clone(), auth: Auth::Key, timeout: DEFAULT_TIMEOUT }
+    }
+
+    /// `su -l <user> -c <command>`, run by root (pam_rootok lets root in
+    /// without a password in the default su stacks).
+    pub fn su_l(&self, user: &str, command: &str) -> Result<Output> {
+        let user = self.user(user);
+        self.exec(&As::Root, &["su", "-l", &user.name, "-c", command])
+    }
+
+    /// `login` on a new pty, at its `login:` prompt.
+    pub fn login(&self) -> Result<PtySession> {
+        self.pty(&As::Root, &["setsid", "--ctty", "login"])
+    }
+
+    /// Any program on a new pty (for example `su -l alice` typed by bob,
+    /// which asks for a password).
+    pub fn pty(&self, who: &As, argv: &[&str]) -> Result<PtySession> {
+        PtySession::start(self.command(who, argv), argv.join(" "))
+    }
+
+    fn start_sshd(&self) -> Result<()> {
+        // Without -D sshd forks into the background only once it listens,
+        // so its exit is the ready signal; pid 1 adopts it.
+        let out = self.exec(&As::Root, &["/usr/sbin/sshd", "-f", "/etc/ssh/sshd_config", "-E", sshd::SSHD_LOG_INSIDE])?;
+        exec::require_success(out).map(drop).map_err(|e| Error::new(format!("sshd did not start: {e}\n{}", self.sshd_log())))
+    }
+
+    /// sshd's log so far.
+    pub fn sshd_log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("var-log/sshd.log")).unwrap_or_default()
+    }
+
+    /// Kill pid 1 (and with it the namespaces) and check that nothing of the
+    /// container is left; then remove its directory.
+    pub fn teardown(mut self) -> Result<TeardownReport> {
+        self.shut_down()
+    }
+
+    fn shut_down(&mut self) -> Result<TeardownReport> {
+        self.torn_down = true;
+        let mut report = TeardownReport::default();
+        drop(self.init_stdin.take());
+        if self.host_pid != 0 {
+            // Already gone (it exits on its own when stdin closes) is fine.
+            let _ = kill(Pid::from_raw(self.host_pid as i32), Signal::SIGKILL);
+        }
+        if let Some(mut unshare) = self.unshare.take() {
+            // --kill-child makes unshare's end and pid 1's one; wait for the reaping.
+            let _ = unshare.wait();
+        }
+        let namespaces: Vec<(&str, &str)> = self.namespaces.iter().map(|(k, n)| (*k, n.as_str())).collect();
+        let uids: Vec<u32> = self.users.iter().map(|u| u.uid).collect();
+        let processes = teardown::check_processes(&namespaces, &uids);
+        let dir_name = self.dir.to_string_lossy().into_owned();
+        let mounts = teardown::check_mounts(&dir_name);
+        let keys = teardown::check_keys(&self.users, &mut report);
+        let removed = std::fs::remove_dir_all(&self.dir).map_err(error::io_context(format!("removing {dir_name}")));
+        processes?;
+        mounts?;
+        keys?;
+        removed?;
+        Ok(report)
+    }
+}
+
+impl Drop for Container {
+    fn drop(&mut self) {
+        if self.torn_down {
+            return;
+        }
+        let result = self.shut_down();
+        if let Err(e) = result {
+            if std::thread::panicking() {
+                eprintln!("container teardown after a failed test: {e}");
+            } else {
+                panic!("container teardown: {e}");
+            }
+        }
+    }
+}
+
+/// An ssh login being described: `ct.ssh("alice").password().run("id")`.
+pub struct SshLogin<'a> {
+    container: &'a Container,
+    user: UserRecord,
+    auth: Auth,
+    timeout: Duration,
+}
+
+impl SshLogin<'_> {
+    /// Authenticate with the user's password (through SSH_ASKPASS).
+    pub fn password(mut self) -> Self {
+        self.auth = Auth::Password(None);
+        self
+    }
+
+    /// Authenticate with this password instead of the user's.
+    pub fn with_password(mut self, password: &str) -> Self {
+        self.auth = Auth::Password(Some(password.to_owned()));
+        self
+    }
+
+    /// Authenticate with the harness's client key (the default).
+    pub fn key(mut self) -> Self {
+        self.auth = Auth::Key;
+        self
+    }
+
+    /// Time limit of the whole login and command (default 30 s).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    fn command(&self, remote_command: &str) -> (std::process::Command, String) {
+        let (argv, env) = sshd::client_argv(&self.user.name, &self.auth, self.user.password.as_deref(), remote_command);
+        let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+        let mut cmd = self.container.command(&As::Root, &argv);
+        cmd.envs(env);
+        (cmd, format!("ssh {}@127.0.0.1 {remote_command}", self.user.name))
+    }
+
+    /// Log in, run `remote_command` in the user's shell, and log out.
+    pub fn run(&self, remote_command: &str) -> Result<Output> {
+        let (cmd, what) = self.command(remote_command);
+        exec::run(cmd, what, None, self.timeout)
+    }
+
+    /// Log in and run `remote_command` in the background (a session that
+    /// stays open while the test does other things).
+    pub fn spawn(&self, remote_command: &str) -> Result<Background> {
+        let (cmd, what) = self.command(remote_command);
+        exec::spawn(cmd, what, None)
+    }
+}
+
+/// The sshd log of `container`, for failure messages.
+pub fn describe(container: &Container) -> String {
+    format!("container pid 1 = {} ({}); sshd log:\n{}", container.host_pid, dir_display(&container.dir), container.sshd_log())
+}
+
+fn dir_display(dir: &Path) -> String {
+    dir.display().to_string()
+}

@@ -1,0 +1,204 @@
+//! The container directory on the host: private account files, pam.d, ssh
+//! and krb5.conf, homes, `/run`, `/tmp`, `/var/log` and the skeleton of
+//! `/dev`. Pid 1 mounts these over the host's paths inside the container's
+//! mount namespace (see `layout`), so nothing of the host changes.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::os::unix::fs::{chown, symlink, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use super::error::{io_context, Result};
+use super::layout::{DEV_LINKS, DEV_NODES, FILE_BINDS, HARNESS_RUN_DIR};
+use super::pam::PamStack;
+use super::sshd::{askpass_script, sshd_config, KeyMaterial};
+use super::users::UserRecord;
+
+/// What goes into a container directory.
+pub(crate) struct RootSpec<'a> {
+    pub(crate) users: &'a [UserRecord],
+    pub(crate) stacks: &'a BTreeMap<String, PamStack>,
+    pub(crate) krb5_conf: Option<&'a str>,
+    pub(crate) files: &'a [(String, String, u32)],
+    pub(crate) keys: &'a KeyMaterial,
+}
+
+/// A fresh, empty container directory under the temp dir.
+pub(crate) fn new_dir() -> Result<PathBuf> {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "pag-ct-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
+    fs::create_dir(&dir).map_err(io_context(format!("creating {}", dir.display())))?;
+    Ok(dir)
+}
+
+fn write(path: &Path, text: &str, mode: u32) -> Result<()> {
+    if let Some(parent) = path.parent() {
+        fs::create_dir_all(parent).map_err(io_context(parent.display()))?;
+    }
+    fs::write(path, text).map_err(io_context(path.display()))?;
+    set_mode(path, mode)
+}
+
+fn set_mode(path: &Path, mode: u32) -> Result<()> {
+    fs::set_permissions(path, fs::Permissions::from_mode(mode)).map_err(io_context(path.display()))
+}
+
+fn mkdir(path: &Path, mode: u32) -> Result<()> {
+    fs::create_dir_all(path).map_err(io_context(path.display()))?;
+    set_mode(path, mode)
+}
+
+fn own(path: &Path, user: &UserRecord) -> Result<()> {
+    chown(path, Some(user.uid), Some(user.gid)).map_err(io_context(format!("chown {}", path.display())))
+}
+
+/// Map a path inside the container to the container directory, for the
+/// paths the container keeps private (`None` for shared host paths).
+pub(crate) fn host_path(dir: &Path, inside: &str) -> Option<PathBuf> {
+    let private_roots = [
+        ("/etc/pam.d", "etc/pam.d"),
+        ("/etc/ssh", "etc/ssh"),
+        ("/home", "home"),
+        ("/run", "run"),
+        ("/var/log", "var-log"),
+        ("/dev", "dev"),
+        ("/tmp", "tmp"),
+    ];
+    for (root, local) in private_roots {
+        if let Some(rest) = inside.strip_prefix(root) {
+            if rest.is_empty() || rest.starts_with('/') {
+                return Some(dir.join(local).join(rest.trim_start_matches('/')));
+            }
+        }
+    }
+    FILE_BINDS.iter().find(|(_, target)| *target == inside).map(|(local, _)| dir.join(local))
+}
+
+/// Fill `dir` for `spec`.
+pub(crate) fn prepare(dir: &Path, spec: &RootSpec<'_>) -> Result<()> {
+    write_account_files(dir, spec.users)?;
+    write_pam_d(dir, spec.stacks)?;
+    write_ssh(dir, spec.keys)?;
+    let krb5_conf = match spec.krb5_conf {
+        Some(text) => text.to_owned(),
+        None => fs::read_to_string("/etc/krb5.conf").map_err(io_context("/etc/krb5.conf"))?,
+    };
+    write(&dir.join("etc/krb5.conf"), &krb5_conf, 0o644)?;
+    write_homes(dir, spec.users, spec.keys)?;
+    write_runtime_dirs(dir)?;
+    write_dev(dir)?;
+    for (inside, text, mode) in spec.files {
+        let Some(path) = host_path(dir, inside) else {
+            return Err(format!("file {inside}: only paths under the container's private directories can be written").into());
+        };
+        write(&path, text, *mode)?;
+    }
+    Ok(())
+}
+
+fn write_account_files(dir: &Path, users: &[UserRecord]) -> Result<()> {
+    type Line = fn(&UserRecord) -> Result<String>;
+    let files: [(&str, &str, u32, Line); 4] = [
+        ("etc/passwd", "/etc/passwd", 0o644, |u| Ok(u.passwd_line())),
+        ("etc/group", "/etc/group", 0o644, |u| Ok(u.group_line())),
+        ("etc/shadow", "/etc/shadow", 0o640, UserRecord::shadow_line),
+        ("etc/gshadow", "/etc/gshadow", 0o640, |u| Ok(u.gshadow_line())),
+    ];
+    for (local, host, mode, line) in files {
+        let mut text = fs::read_to_string(host).map_err(io_context(host))?;
+        if !text.ends_with('\n') && !text.is_empty() {
+            text.push('\n');
+        }
+        for user in users {
+            text.push_str(&line(user)?);
+        }
+        write(&dir.join(local), &text, mode)?;
+    }
+    Ok(())
+}
+
+fn write_pam_d(dir: &Path, stacks: &BTreeMap<String, PamStack>) -> Result<()> {
+    let pam_d = dir.join("etc/pam.d");
+    mkdir(&pam_d, 0o755)?;
+    for (service, stack) in stacks {
+        write(&pam_d.join(service), &stack.render(), 0o644)?;
+    }
+    Ok(())
+}
+
+fn write_ssh(dir: &Path, keys: &KeyMaterial) -> Result<()> {
+    let ssh = dir.join("etc/ssh");
+    mkdir(&ssh, 0o755)?;
+    write(&ssh.join("sshd_config"), &sshd_config(), 0o644)?;
+    write(&ssh.join("ssh_host_ed25519_key"), &keys.host_key, 0o600)?;
+    write(&ssh.join("ssh_host_ed25519_key.pub"), &keys.host_key_pub, 0o644)?;
+    let client_config = fs::read_to_string("/etc/ssh/ssh_config").unwrap_or_default();
+    write(&ssh.join("ssh_config"), &client_config, 0o644)
+}
+
+fn write_homes(dir: &Path, users: &[UserRecord], keys: &KeyMaterial) -> Result<()> {
+    mkdir(&dir.join("home"), 0o755)?;
+    for user in users {
+        let home = dir.join("home").join(&user.name);
+        mkdir(&home, 0o700)?;
+        own(&home, user)?;
+        if user.ssh_key {
+            let dot_ssh = home.join(".ssh");
+            mkdir(&dot_ssh, 0o700)?;
+            own(&dot_ssh, user)?;
+            let authorized = dot_ssh.join("authorized_keys");
+            write(&authorized, &keys.client_key_pub, 0o600)?;
+            own(&authorized, user)?;
+            // The client runs as root inside the container and reads this copy.
+            write(&dir.join(HARNESS_RUN_DIR).join("keys").join(&user.name), &keys.client_key, 0o600)?;
+        }
+    }
+    Ok(())
+}
+
+fn write_runtime_dirs(dir: &Path) -> Result<()> {
+    mkdir(&dir.join("run"), 0o755)?;
+    // sshd's privilege separation directory must be root's and not writable by others.
+    mkdir(&dir.join("run/sshd"), 0o755)?;
+    mkdir(&dir.join(HARNESS_RUN_DIR), 0o755)?;
+    write(&dir.join(HARNESS_RUN_DIR).join("askpass"), &askpass_script(), 0o755)?;
+    mkdir(&dir.join("var-log"), 0o755)?;
+    mkdir(&dir.join("tmp"), 0o1777)
+}
+
+fn write_dev(dir: &Path) -> Result<()> {
+    let dev = dir.join("dev");
+    mkdir(&dev, 0o755)?;
+    for node in DEV_NODES {
+        // An empty placeholder for pid 1 to bind the host's node onto.
+        write(&dev.join(node), "", 0o644)?;
+    }
+    mkdir(&dev.join("pts"), 0o755)?;
+    mkdir(&dev.join("shm"), 0o1777)?;
+    for (name, target) in DEV_LINKS {
+        symlink(target, dev.join(name)).map_err(io_context(format!("symlink /dev/{name}")))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::host_path;
+    use std::path::Path;
+
+    #[test]
+    fn private_paths_map_into_the_container_dir() {
+        let d = Path::new("/tmp/ct");
+        assert_eq!(host_path(d, "/etc/pam.d/sshd").unwrap(), Path::new("/tmp/ct/etc/pam.d/sshd"));
+        assert_eq!(host_path(d, "/home").unwrap(), Path::new("/tmp/ct/home/"));
+        assert_eq!(host_path(d, "/etc/krb5.conf").unwrap(), Path::new("/tmp/ct/etc/krb5.conf"));
+        assert_eq!(host_path(d, "/var/log/sshd.log").unwrap(), Path::new("/tmp/ct/var-log/sshd.log"));
+        assert!(host_path(d, "/etc/hosts").is_none());
+        assert!(host_path(d, "/homeless").is_none());
+    }
+}
