@@ -4,7 +4,10 @@
 
 use std::time::Duration;
 
+mod support;
+
 use pag_tests::container::{As, Container, PamStack, User};
+use support::{assert_keyinit_session_keyring, LogCapture};
 
 type Result<T = ()> = pag_tests::container::Result<T>;
 
@@ -80,7 +83,7 @@ fn ssh_with_a_password_runs_id_in_a_pam_keyinit_session() -> Result {
     let alice = ct.user("alice").clone();
     let out = ct.ssh("alice").password().run("id; keyctl show @s")?;
     out.assert_success().assert_stdout_contains(&format!("uid={}(alice)", alice.uid));
-    assert_session_keyring_of(&out.stdout, alice.uid);
+    assert_keyinit_session_keyring(&out.stdout, alice.uid);
     let wrong = ct.ssh("alice").with_password("not it").run("id")?;
     wrong.assert_failure().assert_stderr_contains("Permission denied");
     ct.teardown()?;
@@ -93,7 +96,7 @@ fn ssh_with_a_public_key_logs_in() -> Result {
     let out = ct.ssh("bob").key().run("id -un; keyctl show @s")?;
     out.assert_success();
     assert!(out.stdout.starts_with("bob\n"), "{out:?}");
-    assert_session_keyring_of(&out.stdout, ct.user("bob").uid);
+    assert_keyinit_session_keyring(&out.stdout, ct.user("bob").uid);
     // Another user's key is not authorised for bob.
     ct.teardown()?;
     Ok(())
@@ -105,7 +108,7 @@ fn su_l_runs_id_in_a_pam_keyinit_session() -> Result {
     let carol = ct.user("carol").clone();
     let out = ct.su_l("carol", "id; pwd; keyctl show @s")?;
     out.assert_success().assert_stdout_contains(&format!("uid={}(carol)", carol.uid)).assert_stdout_contains("/home/carol");
-    assert_session_keyring_of(&out.stdout, carol.uid);
+    assert_keyinit_session_keyring(&out.stdout, carol.uid);
     ct.teardown()?;
     Ok(())
 }
@@ -126,23 +129,65 @@ fn login_on_a_pty_prompts_and_logs_in() -> Result {
     assert_eq!(status, 0, "{text}");
     assert!(text.contains(&format!("uid={}(dave)", dave.uid)), "{text}");
     assert!(text.contains("/dev/pts/"), "the shell is on the pty: {text}");
-    assert_session_keyring_of(&text, dave.uid);
+    assert_keyinit_session_keyring(&text, dave.uid);
     tty.send_line("exit")?;
     tty.wait(t)?;
     ct.teardown()?;
     Ok(())
 }
 
-/// `keyctl show @s` printed a session keyring `_ses` owned by `uid`: a
-/// keyring pam_keyinit made for this session, not the test process's.
-#[track_caller]
-fn assert_session_keyring_of(output: &str, uid: u32) {
-    let mut lines = output.lines().skip_while(|l| l.trim_end() != "Keyring");
-    assert!(lines.next().is_some(), "no `keyctl show` output in:\n{output}");
-    let first = lines.next().unwrap_or_default();
-    let fields: Vec<&str> = first.split_whitespace().collect();
-    assert!(
-        fields.len() >= 6 && fields[2] == uid.to_string() && fields[4] == "keyring:" && fields[5] == "_ses",
-        "session keyring is not a _ses keyring of uid {uid}: {first:?} in\n{output}"
-    );
+#[test]
+fn syslog_inside_the_container_reaches_the_capture() -> Result {
+    let ct = Container::builder()
+        .user(User::new("erin").password("erin pw"))
+        .pam("sshd", PamStack::unix_auth().auth("optional", "pam_warn.so").extend(keyinit_stack()).session("optional", "pam_warn.so"))
+        .sshd()
+        .start()?;
+    let log = LogCapture::bind(&ct.dev_log_path());
+    ct.ssh("erin").password().run("logger -p authpriv.notice -t erin-shell hello from the session")?.assert_success();
+    let from_shell = log.wait_for("erin-shell", Duration::from_secs(5));
+    assert!(from_shell.iter().any(|l| l.contains("hello from the session")), "{:?}", log.lines());
+    let warn = log.wait_for("pam_warn(sshd:session)", Duration::from_secs(5));
+    assert!(warn.iter().any(|l| l.contains("user=[erin]")), "{:?}", log.lines());
+    // A message that was never sent is not found: the capture does not invent lines.
+    assert!(log.wait_for("never sent", Duration::from_millis(100)).is_empty());
+    ct.teardown()?;
+    Ok(())
+}
+
+#[test]
+fn su_by_a_user_asks_for_the_password_on_a_pty() -> Result {
+    let ct = Container::builder()
+        .user(User::new("frank").password("frank pw"))
+        .user(User::new("grace"))
+        .pam("su-l", PamStack::su().extend(PamStack::new().session("optional", "pam_keyinit.so force revoke")))
+        .start()?;
+    let t = Duration::from_secs(20);
+    let mut tty = ct.pty(&As::User("grace".into()), &["setsid", "--ctty", "su", "-l", "frank", "-c", "id -un; keyctl show @s"])?;
+    tty.expect("Password: ", t)?;
+    tty.send_line("frank pw")?;
+    tty.expect("frank\r\n", t)?;
+    let rest = tty.expect("_ses", t)?;
+    assert!(rest.contains("Keyring"), "{rest}");
+    let status = tty.wait(t)?;
+    assert!(status.success(), "su ended with {status}");
+    ct.teardown()?;
+    Ok(())
+}
+
+#[test]
+fn a_panicking_test_still_tears_its_container_down() {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let failed = std::thread::spawn(move || {
+        let ct = Container::builder().user(User::new("heidi")).start().unwrap();
+        ct.sh(&As::User("heidi".into()), "setsid -f sleep 1000 </dev/null >/dev/null 2>&1").unwrap().assert_success();
+        tx.send((ct.user("heidi").uid, ct.dir().to_owned(), ct.host_pid())).unwrap();
+        panic!("a scenario failed");
+    })
+    .join();
+    assert!(failed.is_err(), "the thread panicked");
+    let (uid, dir, pid1) = rx.recv().unwrap();
+    assert!(ps_uid(uid).is_empty(), "a process of the container user survived");
+    assert!(!std::path::Path::new(&format!("/proc/{pid1}")).exists(), "pid 1 survived");
+    assert!(!dir.exists(), "{} survived", dir.display());
 }

@@ -24,6 +24,8 @@ pub struct ContainerBuilder {
     krb5_conf: Option<String>,
     files: Vec<(String, String, u32)>,
     sshd: bool,
+    sshd_wrapper: Vec<String>,
+    shared_dirs: Vec<PathBuf>,
     hostname: Option<String>,
     init_binary: Option<PathBuf>,
 }
@@ -59,6 +61,22 @@ impl ContainerBuilder {
     /// Start sshd on 127.0.0.1:22 once the container is up.
     pub fn sshd(mut self) -> Self {
         self.sshd = true;
+        self
+    }
+
+    /// Start sshd through this command prefix, for example
+    /// `["/path/to/with-seccomp", "eperm", "--"]`: sshd and every login it
+    /// runs then live under what the prefix sets up.
+    pub fn sshd_under(mut self, prefix: &[&str]) -> Self {
+        self.sshd_wrapper = prefix.iter().map(|s| (*s).to_owned()).collect();
+        self
+    }
+
+    /// Make this host directory visible at the same path inside the
+    /// container even where the container has a private tree (`/tmp`,
+    /// `/run`, ...): for a fixture, such as a KDC's files in a temp dir.
+    pub fn share_dir(mut self, host_dir: impl Into<PathBuf>) -> Self {
+        self.shared_dirs.push(host_dir.into());
         self
     }
 
@@ -124,6 +142,7 @@ impl ContainerBuilder {
                 stacks: &stacks,
                 krb5_conf: self.krb5_conf.as_deref(),
                 files: &self.files,
+                shared_dirs: &self.shared_dirs,
                 keys: key_material()?,
             },
         )?;
@@ -133,7 +152,10 @@ impl ContainerBuilder {
             .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            // unshare's own chatter (util-linux 2.38 prints a sigprocmask
+            // complaint when --kill-child fires) would clutter test output;
+            // pid 1 reports its errors on stdout instead.
+            .stderr(Stdio::null())
             .spawn()
             .map_err(io_context("starting unshare"))?;
         container.init_stdin = child.stdin.take();
@@ -142,6 +164,7 @@ impl ContainerBuilder {
         let stdout = stdout.ok_or_else(|| Error::new("unshare has no stdout pipe"))?;
         container.host_pid = init::read_ready_line(&mut BufReader::new(stdout))?;
         container.record_namespaces()?;
+        container.sshd_wrapper = self.sshd_wrapper;
         if self.sshd {
             container.start_sshd()?;
         }

@@ -21,7 +21,8 @@ use nix::mount::{mount, MsFlags};
 use nix::sys::wait::{waitpid, WaitPidFlag};
 use nix::unistd::{sethostname, Pid};
 
-use super::layout::{DEV_NODES, DIR_BINDS, FILE_BINDS, READY_PREFIX};
+use super::layout::{DEV_NODES, DIR_BINDS, FILE_BINDS, READY_PREFIX, SHARES_FILE};
+use super::rootfs;
 
 /// Set up the container and serve as its pid 1. Returns only on a setup
 /// error; afterwards the process exits when its standard input closes.
@@ -68,6 +69,15 @@ fn mount_private_files(dir: &Path) -> Result<(), String> {
         Some("mode=1777"),
     )
     .map_err(|e| format!("mount tmpfs on {}/shm: {e}", dev.display()))?;
+    // Shared host directories go onto placeholders in the private trees
+    // before those cover the host's paths (after that the source is hidden).
+    let list = dir.join(SHARES_FILE);
+    let shared = std::fs::read_to_string(&list).map_err(|e| format!("{}: {e}", list.display()))?;
+    for host_dir in shared.lines().filter(|l| !l.is_empty()) {
+        if let Some(placeholder) = rootfs::host_path(dir, host_dir) {
+            bind(Path::new(host_dir), &placeholder, MsFlags::MS_REC)?;
+        }
+    }
     for (inside_dir, target) in FILE_BINDS {
         bind(&dir.join(inside_dir), Path::new(target), MsFlags::empty())?;
     }

@@ -48,3 +48,7 @@ pub(crate) const HARNESS_RUN_DIR_INSIDE: &str = "/run/pag-test";
 
 /// The line pid 1 prints when the container is ready: `ready <host pid>`.
 pub(crate) const READY_PREFIX: &str = "ready ";
+
+/// File in the container directory listing host directories to make
+/// visible inside at the same path (one absolute path a line).
+pub(crate) const SHARES_FILE: &str = "shared-dirs";

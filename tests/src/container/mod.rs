@@ -72,6 +72,7 @@ pub struct Container {
     init_stdin: Option<ChildStdin>,
     namespaces: Vec<(&'static str, String)>,
     started_in: Duration,
+    sshd_wrapper: Vec<String>,
     torn_down: bool,
 }
 
@@ -91,6 +92,7 @@ impl Container {
             init_stdin: None,
             namespaces: Vec::new(),
             started_in: Duration::ZERO,
+            sshd_wrapper: Vec::new(),
             torn_down: false,
         }
     }
@@ -114,6 +116,11 @@ impl Container {
     /// Pid 1 of the container as the host sees it.
     pub fn host_pid(&self) -> u32 {
         self.host_pid
+    }
+
+    /// The container directory on the host (removed at teardown).
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
 
     /// The user named `name`.
@@ -188,6 +195,24 @@ impl Container {
         self.pty(&As::Root, &["setsid", "--ctty", "login"])
     }
 
+    /// `login` on a new pty, with `user`'s name and password typed at its
+    /// prompts; returns once the login shell's `$ ` prompt shows.
+    pub fn login_as(&self, user: &str) -> Result<PtySession> {
+        let user = self.user(user).clone();
+        let password = user
+            .password
+            .as_deref()
+            .ok_or_else(|| Error::new(format!("{} has no password to type at login", user.name)))?;
+        let mut tty = self.login()?;
+        tty.expect("login: ", DEFAULT_TIMEOUT)?;
+        tty.send_line(&user.name)?;
+        tty.expect("Password: ", DEFAULT_TIMEOUT)?;
+        tty.send_line(password)?;
+        // login discards type-ahead when it sets up the session: wait for the shell.
+        tty.expect("$ ", DEFAULT_TIMEOUT)?;
+        Ok(tty)
+    }
+
     /// Any program on a new pty (for example `su -l alice` typed by bob,
     /// which asks for a password).
     pub fn pty(&self, who: &As, argv: &[&str]) -> Result<PtySession> {
@@ -197,7 +222,9 @@ impl Container {
     fn start_sshd(&self) -> Result<()> {
         // Without -D sshd forks into the background only once it listens,
         // so its exit is the ready signal; pid 1 adopts it.
-        let out = self.exec(&As::Root, &["/usr/sbin/sshd", "-f", "/etc/ssh/sshd_config", "-E", sshd::SSHD_LOG_INSIDE])?;
+        let mut argv: Vec<&str> = self.sshd_wrapper.iter().map(String::as_str).collect();
+        argv.extend(["/usr/sbin/sshd", "-f", "/etc/ssh/sshd_config", "-E", sshd::SSHD_LOG_INSIDE]);
+        let out = self.exec(&As::Root, &argv)?;
         exec::require_success(out).map(drop).map_err(|e| Error::new(format!("sshd did not start: {e}\n{}", self.sshd_log())))
     }
 
@@ -308,13 +335,4 @@ impl SshLogin<'_> {
         let (cmd, what) = self.command(remote_command);
         exec::spawn(cmd, what, None)
     }
-}
-
-/// The sshd log of `container`, for failure messages.
-pub fn describe(container: &Container) -> String {
-    format!("container pid 1 = {} ({}); sshd log:\n{}", container.host_pid, dir_display(&container.dir), container.sshd_log())
-}
-
-fn dir_display(dir: &Path) -> String {
-    dir.display().to_string()
 }

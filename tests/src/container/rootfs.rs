@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use super::error::{io_context, Result};
-use super::layout::{DEV_LINKS, DEV_NODES, FILE_BINDS, HARNESS_RUN_DIR};
+use super::layout::{DEV_LINKS, DEV_NODES, FILE_BINDS, HARNESS_RUN_DIR, SHARES_FILE};
 use super::pam::PamStack;
 use super::sshd::{askpass_script, sshd_config, KeyMaterial};
 use super::users::UserRecord;
@@ -21,6 +21,7 @@ pub(crate) struct RootSpec<'a> {
     pub(crate) stacks: &'a BTreeMap<String, PamStack>,
     pub(crate) krb5_conf: Option<&'a str>,
     pub(crate) files: &'a [(String, String, u32)],
+    pub(crate) shared_dirs: &'a [PathBuf],
     pub(crate) keys: &'a KeyMaterial,
 }
 
@@ -92,6 +93,7 @@ pub(crate) fn prepare(dir: &Path, spec: &RootSpec<'_>) -> Result<()> {
     write_homes(dir, spec.users, spec.keys)?;
     write_runtime_dirs(dir)?;
     write_dev(dir)?;
+    write_shares(dir, spec.shared_dirs)?;
     for (inside, text, mode) in spec.files {
         let Some(path) = host_path(dir, inside) else {
             return Err(format!("file {inside}: only paths under the container's private directories can be written").into());
@@ -99,6 +101,24 @@ pub(crate) fn prepare(dir: &Path, spec: &RootSpec<'_>) -> Result<()> {
         write(&path, text, *mode)?;
     }
     Ok(())
+}
+
+/// The list of shared host directories for pid 1, one a line, and an empty
+/// directory in the private tree for each to be bound onto.
+fn write_shares(dir: &Path, shared: &[PathBuf]) -> Result<()> {
+    let mut list = String::new();
+    for host_dir in shared {
+        let text = host_dir.to_str().filter(|t| t.starts_with('/') && !t.contains('\n'));
+        let Some(text) = text else {
+            return Err(format!("shared directory {}: needs an absolute UTF-8 path", host_dir.display()).into());
+        };
+        if let Some(placeholder) = host_path(dir, text) {
+            mkdir(&placeholder, 0o755)?;
+        }
+        list.push_str(text);
+        list.push('\n');
+    }
+    write(&dir.join(SHARES_FILE), &list, 0o644)
 }
 
 fn write_account_files(dir: &Path, users: &[UserRecord]) -> Result<()> {
