@@ -198,3 +198,38 @@ fn a_revoked_pag_says_so() {
     assert_eq!(e.errno(), Some(Errno::EKEYREVOKED));
     assert_eq!(e.kind(), ErrorKind::KeyGone);
 }
+
+#[test]
+fn search_finds_keys_of_any_type_inside_the_pag() {
+    fresh_session();
+    let pag = pag::create(&CreateOptions::default()).unwrap();
+    let key = sys::add_key("user", "afs@example.org", b"x", pag.keyring()).unwrap();
+    assert_eq!(sys::search(Special::Session.serial(), "user", "afs@example.org").unwrap(), key);
+    assert_eq!(sys::search(pag.keyring(), "user", "nosuch").unwrap_err().errno, Errno::ENOKEY);
+    assert_eq!(sys::read(key).unwrap(), b"x");
+    sys::unlink(key, pag.keyring()).unwrap();
+    assert_eq!(sys::search(pag.keyring(), "user", "afs@example.org").unwrap_err().errno, Errno::ENOKEY);
+}
+
+#[test]
+fn persistent_keyring_of_the_caller_is_linked_where_asked() {
+    let session = fresh_session();
+    let persistent = sys::get_persistent(None, session).unwrap();
+    assert!(sys::keyring_links(session).unwrap().contains(&persistent));
+    let d = sys::describe(persistent).unwrap();
+    assert!(d.description.starts_with("_persistent."), "{}", d.description);
+    // Root may ask for another uid's.
+    if nix::unistd::geteuid().is_root() {
+        let other = sys::get_persistent(Some(65534), session).unwrap();
+        assert_eq!(sys::describe(other).unwrap().description, "_persistent.65534");
+    }
+}
+
+#[test]
+fn timeouts_expire_keys() {
+    let session = fresh_session();
+    let key = sys::add_key("user", "short-lived", b"x", session).unwrap();
+    sys::set_timeout(key, 1).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    assert_eq!(sys::read(key).unwrap_err().errno, Errno::EKEYEXPIRED);
+}
