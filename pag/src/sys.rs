@@ -176,46 +176,35 @@ pub fn special_id(which: Special, create: bool) -> SysResult<KeySerial> {
 /// add_key(2) of any type into `keyring`; updates a key of the same type and
 /// description in place where the type supports update.
 pub fn add_key(key_type: &str, description: &str, payload: &[u8], keyring: KeySerial) -> SysResult<KeySerial> {
-    let key_type = c_string("add", key_type)?;
-    let description = c_string("add", description)?;
-    // SAFETY: the type and description are NUL-terminated strings owned here,
-    // and the payload pointer/length pair comes from one live slice.
-    let ret = unsafe {
-        libc::syscall(
-            libc::SYS_add_key,
-            key_type.as_ptr(),
-            description.as_ptr(),
-            payload.as_ptr(),
-            payload.len(),
-            keyring.0,
-        )
-    };
-    if ret < 0 {
-        return Err(last_error("add"));
-    }
-    serial_from("add", ret)
+    raw_add_key("add", key_type, description, Some(payload), keyring)
 }
 
 /// add_key(2) of a new empty keyring named `description` into `keyring`.
 pub fn add_keyring(description: &str, keyring: KeySerial) -> SysResult<KeySerial> {
-    let key_type = c_string("newring", "keyring")?;
-    let description = c_string("newring", description)?;
-    // SAFETY: both strings are NUL-terminated and owned here; a keyring takes
-    // no payload, so NULL with length 0 is what the kernel expects.
+    raw_add_key("newring", "keyring", description, None, keyring)
+}
+
+fn raw_add_key(
+    op: &'static str,
+    key_type: &str,
+    description: &str,
+    payload: Option<&[u8]>,
+    keyring: KeySerial,
+) -> SysResult<KeySerial> {
+    let key_type = c_string(op, key_type)?;
+    let description = c_string(op, description)?;
+    // A keyring takes no payload: NULL with length 0.
+    let (data, len) = payload.map_or((std::ptr::null(), 0), |p| (p.as_ptr(), p.len()));
+    // SAFETY: the type and description are NUL-terminated strings owned here,
+    // and the payload pointer/length pair comes from one live slice (or is
+    // NULL/0, which the kernel accepts for types without payload).
     let ret = unsafe {
-        libc::syscall(
-            libc::SYS_add_key,
-            key_type.as_ptr(),
-            description.as_ptr(),
-            std::ptr::null::<u8>(),
-            0usize,
-            keyring.0,
-        )
+        libc::syscall(libc::SYS_add_key, key_type.as_ptr(), description.as_ptr(), data, len, keyring.0)
     };
     if ret < 0 {
-        return Err(last_error("newring"));
+        return Err(last_error(op));
     }
-    serial_from("newring", ret)
+    serial_from(op, ret)
 }
 
 /// KEYCTL_DESCRIBE, parsed.

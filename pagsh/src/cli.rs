@@ -36,7 +36,7 @@ pub struct Cli {
     pub allow_no_pag: bool,
 
     /// The program and its arguments (with -c: the shell's $0 and $1...).
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "PROGRAM [ARGS]")]
+    #[arg(trailing_var_arg = true, value_name = "PROGRAM [ARGS]")]
     pub program: Vec<OsString>,
 }
 
