@@ -191,3 +191,18 @@ fn a_panicking_test_still_tears_its_container_down() {
     assert!(!std::path::Path::new(&format!("/proc/{pid1}")).exists(), "pid 1 survived");
     assert!(!dir.exists(), "{} survived", dir.display());
 }
+
+#[test]
+fn fixtures_can_listen_on_the_containers_loopback() -> Result {
+    use std::io::Read;
+    let ct = Container::builder().start()?;
+    let listener = ct.in_network_namespace(|| std::net::TcpListener::bind("127.0.0.1:0"))?.expect("bind");
+    let port = listener.local_addr().unwrap().port();
+    assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err(), "the host's loopback is another one");
+    ct.exec(&As::Root, &["bash", "-c", &format!("echo hello >/dev/tcp/127.0.0.1/{port}")])?.assert_success();
+    let mut text = String::new();
+    listener.accept().unwrap().0.read_to_string(&mut text).unwrap();
+    assert_eq!(text, "hello\n");
+    ct.teardown()?;
+    Ok(())
+}

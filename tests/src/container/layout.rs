@@ -19,6 +19,7 @@ pub(crate) const FILE_BINDS: &[(&str, &str)] = &[
 pub(crate) const DIR_BINDS: &[(&str, &str)] = &[
     ("etc/pam.d", "/etc/pam.d"),
     ("etc/ssh", "/etc/ssh"),
+    ("etc/security", "/etc/security"),
     ("home", "/home"),
     ("run", "/run"),
     ("var-log", "/var/log"),

@@ -152,6 +152,34 @@ impl Container {
         self.dir.join("dev/log")
     }
 
+    /// Write a file inside the running container's private trees (see
+    /// [`ContainerBuilder::file`]).
+    pub fn write_file(&self, inside: &str, text: &str, mode: u32) -> Result<()> {
+        let path = self
+            .host_path(inside)
+            .ok_or_else(|| Error::new(format!("{inside} is not in a private tree of the container")))?;
+        std::fs::write(&path, text).map_err(error::io_context(path.display()))?;
+        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(mode))
+            .map_err(error::io_context(path.display()))
+    }
+
+    /// Run `f` on a new thread that has joined the container's network
+    /// namespace, and return its result. Sockets it opens and programs it
+    /// starts live there, on the container's 127.0.0.1: the way to start a
+    /// fixture such as a KDC that logins inside must reach.
+    pub fn in_network_namespace<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+        let path = format!("/proc/{}/ns/net", self.host_pid);
+        let netns = std::fs::File::open(&path).map_err(error::io_context(&path))?;
+        std::thread::spawn(move || {
+            // Network namespaces are per thread; this thread only.
+            nix::sched::setns(netns, nix::sched::CloneFlags::CLONE_NEWNET)
+                .map_err(|e| Error::new(format!("setns {path}: {e}")))?;
+            Ok(f())
+        })
+        .join()
+        .map_err(|_| Error::new("the function run in the container's network namespace panicked"))?
+    }
+
     /// Replace `/etc/pam.d/<service>` of the running container.
     pub fn set_pam(&self, service: &str, stack: &PamStack) -> Result<()> {
         let path = self.dir.join("etc/pam.d").join(service);

@@ -64,6 +64,7 @@ pub(crate) fn host_path(dir: &Path, inside: &str) -> Option<PathBuf> {
     let private_roots = [
         ("/etc/pam.d", "etc/pam.d"),
         ("/etc/ssh", "etc/ssh"),
+        ("/etc/security", "etc/security"),
         ("/home", "home"),
         ("/run", "run"),
         ("/var/log", "var-log"),
@@ -85,6 +86,8 @@ pub(crate) fn prepare(dir: &Path, spec: &RootSpec<'_>) -> Result<()> {
     write_account_files(dir, spec.users)?;
     write_pam_d(dir, spec.stacks)?;
     write_ssh(dir, spec.keys)?;
+    // Module configuration (pam_pag.toml, limits.conf): a private copy.
+    copy_tree(Path::new("/etc/security"), &dir.join("etc/security"))?;
     let krb5_conf = match spec.krb5_conf {
         Some(text) => text.to_owned(),
         None => fs::read_to_string("/etc/krb5.conf").map_err(io_context("/etc/krb5.conf"))?,
@@ -138,6 +141,22 @@ fn write_account_files(dir: &Path, users: &[UserRecord]) -> Result<()> {
             text.push_str(&line(user)?);
         }
         write(&dir.join(local), &text, mode)?;
+    }
+    Ok(())
+}
+
+/// Copy a small directory tree of regular files (permissions kept).
+fn copy_tree(from: &Path, to: &Path) -> Result<()> {
+    mkdir(to, 0o755)?;
+    for entry in fs::read_dir(from).map_err(io_context(from.display()))? {
+        let entry = entry.map_err(io_context(from.display()))?;
+        let (source, target) = (entry.path(), to.join(entry.file_name()));
+        let kind = entry.file_type().map_err(io_context(source.display()))?;
+        if kind.is_dir() {
+            copy_tree(&source, &target)?;
+        } else if kind.is_file() {
+            fs::copy(&source, &target).map_err(io_context(format!("copying {}", source.display())))?;
+        }
     }
     Ok(())
 }
