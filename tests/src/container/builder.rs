@@ -14,7 +14,7 @@ use super::rootfs::{self, RootSpec};
 use super::sshd::key_material;
 use super::uids;
 use super::users::{User, UserRecord};
-use super::Container;
+use super::{built_binary, Container};
 
 /// Describes a container; [`ContainerBuilder::start`] makes it.
 #[derive(Clone, Debug, Default)]
@@ -95,25 +95,11 @@ impl ContainerBuilder {
     }
 
     fn find_init_binary(&self) -> Result<PathBuf> {
-        if let Some(path) = &self.init_binary {
-            return Ok(path.clone());
+        match (&self.init_binary, std::env::var_os("PAG_CONTAINER_INIT")) {
+            (Some(path), _) => Ok(path.clone()),
+            (None, Some(path)) => Ok(path.into()),
+            (None, None) => built_binary("pag-container-init"),
         }
-        if let Some(path) = std::env::var_os("PAG_CONTAINER_INIT") {
-            return Ok(path.into());
-        }
-        let exe = std::env::current_exe().map_err(io_context("current_exe"))?;
-        exe.ancestors()
-            .skip(1)
-            .take(2)
-            .map(|dir| dir.join("pag-container-init"))
-            .find(|p| p.is_file())
-            .ok_or_else(|| {
-                Error::new(format!(
-                    "pag-container-init not found next to {}; build it (cargo build -p pag-tests) \
-                     or set PAG_CONTAINER_INIT",
-                    exe.display()
-                ))
-            })
     }
 
     /// Create the container: lease uids, write its directory, start pid 1

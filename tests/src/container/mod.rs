@@ -62,6 +62,24 @@ pub use users::{User, UserRecord};
 
 use uids::UidLease;
 
+/// A file cargo built in this workspace (a binary or `libpam_pag.so`): in
+/// the directory of the running executable or its parent, which is where
+/// cargo puts them for tests (`target/debug/deps/..` -> `target/debug`).
+pub fn built_binary(name: &str) -> Result<PathBuf> {
+    let exe = std::env::current_exe().map_err(error::io_context("current_exe"))?;
+    exe.ancestors()
+        .skip(1)
+        .take(2)
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file())
+        .ok_or_else(|| {
+            Error::new(format!(
+                "{name} not found next to {}; build the workspace first (cargo build --workspace)",
+                exe.display()
+            ))
+        })
+}
+
 /// A running container. See the module documentation.
 pub struct Container {
     dir: PathBuf,
@@ -194,6 +212,11 @@ impl Container {
     /// Run `argv` inside the container as `who`, to its end.
     pub fn exec(&self, who: &As, argv: &[&str]) -> Result<Output> {
         exec::run(self.command(who, argv), argv.join(" "), None, DEFAULT_TIMEOUT)
+    }
+
+    /// Run `argv` inside the container as `who` with `stdin` as its input.
+    pub fn exec_with_input(&self, who: &As, argv: &[&str], stdin: &str) -> Result<Output> {
+        exec::run(self.command(who, argv), argv.join(" "), Some(stdin.as_bytes().to_vec()), DEFAULT_TIMEOUT)
     }
 
     /// Run a shell script inside the container as `who`, to its end.

@@ -68,7 +68,10 @@ pub(crate) fn check_processes(namespaces: &[(&str, &str)], uids: &[u32]) -> Resu
             return Ok(());
         }
         if Instant::now() >= deadline {
-            return Err(Error::new(format!("processes left after teardown: {left:?}")));
+            return Err(Error::new(format!(
+                "processes left after teardown: {left:?} (a fixture started with \
+                 in_network_namespace must be stopped before the container is torn down)"
+            )));
         }
         std::thread::sleep(Duration::from_millis(20));
     }
