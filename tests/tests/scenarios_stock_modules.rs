@@ -80,3 +80,22 @@ fn su_l_sessions_each_get_their_own_keyring() -> Result {
     ct.teardown()?;
     Ok(())
 }
+
+#[test]
+fn login_as_types_name_and_password_and_reaches_the_shell() -> Result {
+    let ct = Container::builder().user(User::new("dave").password("dave pw")).pam("login", keyinit("required")).start()?;
+    let t = Duration::from_secs(20);
+    let mut first = ct.login_as("dave")?;
+    let mut second = ct.login_as("dave")?;
+    let (one, status_one) = first.run("keyctl show @s", t)?;
+    let (two, status_two) = second.run("keyctl show @s", t)?;
+    assert_eq!((status_one, status_two), (0, 0), "{one}\n{two}");
+    let uid = ct.user("dave").uid;
+    assert_ne!(assert_keyinit_session_keyring(&one, uid), assert_keyinit_session_keyring(&two, uid));
+    for mut tty in [first, second] {
+        tty.send_line("exit")?;
+        tty.wait(t)?;
+    }
+    ct.teardown()?;
+    Ok(())
+}

@@ -28,6 +28,9 @@ pub(crate) struct RootSpec<'a> {
 /// A fresh, empty container directory under the temp dir.
 pub(crate) fn new_dir() -> Result<PathBuf> {
     static NEXT: AtomicU32 = AtomicU32::new(0);
+    if NEXT.load(Ordering::Relaxed) == 0 {
+        remove_stale_dirs();
+    }
     let dir = std::env::temp_dir().join(format!(
         "pag-ct-{}-{}",
         std::process::id(),
@@ -35,6 +38,23 @@ pub(crate) fn new_dir() -> Result<PathBuf> {
     ));
     fs::create_dir(&dir).map_err(io_context(format!("creating {}", dir.display())))?;
     Ok(dir)
+}
+
+/// Remove the directories of containers whose test process was killed
+/// before it could clean up (its pid is gone). Their namespaces died with
+/// pid 1, so nothing is mounted on them any more.
+fn remove_stale_dirs() {
+    let Ok(entries) = fs::read_dir(std::env::temp_dir()) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let owner = name.to_str().and_then(|n| n.strip_prefix("pag-ct-")).and_then(|rest| rest.split('-').next());
+        if let Some(pid) = owner.and_then(|p| p.parse::<u32>().ok()) {
+            if !Path::new(&format!("/proc/{pid}")).exists() {
+                // Best effort: a directory that cannot be removed is only litter.
+                let _ = fs::remove_dir_all(entry.path());
+            }
+        }
+    }
 }
 
 fn write(path: &Path, text: &str, mode: u32) -> Result<()> {

@@ -80,7 +80,8 @@ pub fn assert_keyinit_session_keyring(output: &str, uid: u32) -> String {
 /// (serial, owner uid, description).
 #[track_caller]
 pub fn session_keyring(output: &str) -> (String, String, String) {
-    let mut lines = output.lines().skip_while(|l| l.trim_end() != "Keyring");
+    // On a terminal the header may follow escape sequences of the shell's line editor.
+    let mut lines = output.lines().skip_while(|l| !l.trim_end().ends_with("Keyring"));
     assert!(lines.next().is_some(), "no `keyctl show @s` output in:\n{output}");
     let first = lines.next().unwrap_or_default();
     let fields: Vec<&str> = first.split_whitespace().collect();
