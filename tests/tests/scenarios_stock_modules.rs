@@ -21,11 +21,19 @@ fn keyinit(control: &str) -> PamStack {
 
 #[test]
 fn two_concurrent_ssh_sessions_get_different_session_keyrings() -> Result {
-    let ct = Container::builder().user(User::new("alice").ssh_key()).pam("sshd", keyinit("required")).sshd().start()?;
+    let ct = Container::builder()
+        .user(User::new("alice").ssh_key())
+        .pam("sshd", keyinit("required"))
+        .sshd()
+        .start()?;
     let uid = ct.user("alice").uid;
     // Both sessions are open at once: each waits for the other's marker file.
-    let a = ct.ssh("alice").spawn("keyctl show @s; touch /tmp/a; while [ ! -e /tmp/b ]; do sleep 0.05; done")?;
-    let b = ct.ssh("alice").spawn("keyctl show @s; touch /tmp/b; while [ ! -e /tmp/a ]; do sleep 0.05; done")?;
+    let a = ct
+        .ssh("alice")
+        .spawn("keyctl show @s; touch /tmp/a; while [ ! -e /tmp/b ]; do sleep 0.05; done")?;
+    let b = ct
+        .ssh("alice")
+        .spawn("keyctl show @s; touch /tmp/b; while [ ! -e /tmp/a ]; do sleep 0.05; done")?;
     let (a, b) = (a.wait(Duration::from_secs(30))?, b.wait(Duration::from_secs(30))?);
     a.assert_success();
     b.assert_success();
@@ -62,7 +70,10 @@ fn blocked_keyrings(mode: &str, message: &str) -> Result {
     out.assert_stderr_contains(message);
     ct.set_pam("sshd", &keyinit("required"))?;
     let refused = ct.ssh("bob").run("id -un")?;
-    assert!(!refused.status.success() && !refused.stdout.contains("bob"), "{refused:?}");
+    assert!(
+        !refused.status.success() && !refused.stdout.contains("bob"),
+        "{refused:?}"
+    );
     ct.teardown()?;
     Ok(())
 }
@@ -71,11 +82,17 @@ fn blocked_keyrings(mode: &str, message: &str) -> Result {
 fn su_l_sessions_each_get_their_own_keyring() -> Result {
     let ct = Container::builder()
         .user(User::new("carol"))
-        .pam("su-l", PamStack::su().extend(PamStack::new().session("required", "pam_keyinit.so force revoke")))
+        .pam(
+            "su-l",
+            PamStack::su().extend(PamStack::new().session("required", "pam_keyinit.so force revoke")),
+        )
         .start()?;
     let first = ct.su_l("carol", "keyctl show @s")?;
     let second = ct.su_l("carol", "keyctl show @s")?;
-    let (one, two) = (session_keyring(&first.assert_success().stdout), session_keyring(&second.assert_success().stdout));
+    let (one, two) = (
+        session_keyring(&first.assert_success().stdout),
+        session_keyring(&second.assert_success().stdout),
+    );
     assert_ne!(one.0, two.0);
     ct.teardown()?;
     Ok(())
@@ -83,7 +100,10 @@ fn su_l_sessions_each_get_their_own_keyring() -> Result {
 
 #[test]
 fn login_as_types_name_and_password_and_reaches_the_shell() -> Result {
-    let ct = Container::builder().user(User::new("dave").password("dave pw")).pam("login", keyinit("required")).start()?;
+    let ct = Container::builder()
+        .user(User::new("dave").password("dave pw"))
+        .pam("login", keyinit("required"))
+        .start()?;
     let t = Duration::from_secs(20);
     let mut first = ct.login_as("dave")?;
     let mut second = ct.login_as("dave")?;
@@ -91,7 +111,10 @@ fn login_as_types_name_and_password_and_reaches_the_shell() -> Result {
     let (two, status_two) = second.run("keyctl show @s", t)?;
     assert_eq!((status_one, status_two), (0, 0), "{one}\n{two}");
     let uid = ct.user("dave").uid;
-    assert_ne!(assert_keyinit_session_keyring(&one, uid), assert_keyinit_session_keyring(&two, uid));
+    assert_ne!(
+        assert_keyinit_session_keyring(&one, uid),
+        assert_keyinit_session_keyring(&two, uid)
+    );
     for mut tty in [first, second] {
         tty.send_line("exit")?;
         tty.wait(t)?;

@@ -19,7 +19,18 @@ fn median(mut samples: Vec<Duration>) -> Duration {
 fn bare_unshare() -> Duration {
     let began = Instant::now();
     let status = Command::new("unshare")
-        .args(["--mount", "--pid", "--net", "--uts", "--ipc", "--fork", "--kill-child", "--propagation", "private", "true"])
+        .args([
+            "--mount",
+            "--pid",
+            "--net",
+            "--uts",
+            "--ipc",
+            "--fork",
+            "--kill-child",
+            "--propagation",
+            "private",
+            "true",
+        ])
         .status()
         .expect("unshare");
     assert!(status.success());
@@ -35,12 +46,15 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let (mut peer, mut start, mut start_sshd, mut teardown) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut peer, mut start, mut start_sshd, mut teardown) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for _ in 0..iterations {
         peer.push(bare_unshare());
         let run = |sshd: bool| -> Result<(Duration, Duration), String> {
             let builder = Container::builder().user(User::new("bench").ssh_key());
-            let ct = if sshd { builder.sshd() } else { builder }.start().map_err(|e| e.to_string())?;
+            let ct = if sshd { builder.sshd() } else { builder }
+                .start()
+                .map_err(|e| e.to_string())?;
             let started = ct.startup_time();
             let began = Instant::now();
             ct.teardown().map_err(|e| e.to_string())?;
@@ -64,7 +78,10 @@ fn main() -> ExitCode {
     println!("|---|---|---|");
     let ms = |d: Duration| format!("{:.1} ms", d.as_secs_f64() * 1e3);
     let ratio = |d: Duration| format!("{:.2}x", d.as_secs_f64() / peer_median.as_secs_f64());
-    println!("| bare unshare (same namespaces) running true | {} | 1.00x |", ms(peer_median));
+    println!(
+        "| bare unshare (same namespaces) running true | {} | 1.00x |",
+        ms(peer_median)
+    );
     for (what, samples) in [
         ("container start (pid 1 ready, one user)", start),
         ("container start with sshd listening", start_sshd),

@@ -114,8 +114,12 @@ impl ContainerBuilder {
         }
         let init_binary = self.find_init_binary()?;
         let leases = uids::lease(self.users.len())?;
-        let users: Vec<UserRecord> =
-            self.users.iter().zip(&leases).map(|(u, lease)| UserRecord::new(u, lease.uid)).collect();
+        let users: Vec<UserRecord> = self
+            .users
+            .iter()
+            .zip(&leases)
+            .map(|(u, lease)| UserRecord::new(u, lease.uid))
+            .collect();
         let mut stacks: BTreeMap<String, PamStack> = default_stacks().into_iter().collect();
         stacks.extend(self.stacks);
         let dir = rootfs::new_dir()?;

@@ -51,8 +51,14 @@ fn host_pid() -> Result<u32, String> {
 }
 
 fn bind(source: &Path, target: &Path, flags: MsFlags) -> Result<(), String> {
-    mount(Some(source), target, None::<&str>, MsFlags::MS_BIND | flags, None::<&str>)
-        .map_err(|e| format!("bind mount {} on {}: {e}", source.display(), target.display()))
+    mount(
+        Some(source),
+        target,
+        None::<&str>,
+        MsFlags::MS_BIND | flags,
+        None::<&str>,
+    )
+    .map_err(|e| format!("bind mount {} on {}: {e}", source.display(), target.display()))
 }
 
 fn mount_private_files(dir: &Path) -> Result<(), String> {

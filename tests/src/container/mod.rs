@@ -39,6 +39,7 @@ mod layout;
 mod pam;
 mod pty;
 mod rootfs;
+mod ssh_client;
 mod sshd;
 mod teardown;
 mod uids;
@@ -56,7 +57,7 @@ pub use error::{Error, Result};
 pub use exec::{shell_quote, As, Background, Output, DEFAULT_TIMEOUT};
 pub use pam::PamStack;
 pub use pty::PtySession;
-pub use sshd::Auth;
+pub use ssh_client::{Auth, SshLogin};
 pub use teardown::TeardownReport;
 pub use users::{User, UserRecord};
 
@@ -119,7 +120,9 @@ impl Container {
         for kind in ["pid", "mnt", "net"] {
             let ns = teardown::namespace_of(self.host_pid, kind)?;
             if ns == teardown::namespace_of(std::process::id(), kind)? {
-                return Err(Error::new(format!("pid 1 of the container is in the host's {kind} namespace")));
+                return Err(Error::new(format!(
+                    "pid 1 of the container is in the host's {kind} namespace"
+                )));
             }
             self.namespaces.push((kind, ns));
         }
@@ -185,7 +188,10 @@ impl Container {
     /// namespace, and return its result. Sockets it opens and programs it
     /// starts live there, on the container's 127.0.0.1: the way to start a
     /// fixture such as a KDC that logins inside must reach.
-    pub fn in_network_namespace<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+    pub fn in_network_namespace<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T> {
         let path = format!("/proc/{}/ns/net", self.host_pid);
         let netns = std::fs::File::open(&path).map_err(error::io_context(&path))?;
         std::thread::spawn(move || {
@@ -216,12 +222,22 @@ impl Container {
 
     /// Run `argv` inside the container as `who` with `stdin` as its input.
     pub fn exec_with_input(&self, who: &As, argv: &[&str], stdin: &str) -> Result<Output> {
-        exec::run(self.command(who, argv), argv.join(" "), Some(stdin.as_bytes().to_vec()), DEFAULT_TIMEOUT)
+        exec::run(
+            self.command(who, argv),
+            argv.join(" "),
+            Some(stdin.as_bytes().to_vec()),
+            DEFAULT_TIMEOUT,
+        )
     }
 
     /// Run a shell script inside the container as `who`, to its end.
     pub fn sh(&self, who: &As, script: &str) -> Result<Output> {
-        exec::run(self.command(who, &["sh", "-c", script]), script.to_owned(), None, DEFAULT_TIMEOUT)
+        exec::run(
+            self.command(who, &["sh", "-c", script]),
+            script.to_owned(),
+            None,
+            DEFAULT_TIMEOUT,
+        )
     }
 
     /// Start a shell script inside the container as `who`, in the background.
@@ -231,7 +247,7 @@ impl Container {
 
     /// An ssh login of `user` (to 127.0.0.1:22 from inside the container).
     pub fn ssh<'a>(&'a self, user: &str) -> SshLogin<'a> {
-        SshLogin { container: self, user: self.user(user).clone(), auth: Auth::Key, timeout: DEFAULT_TIMEOUT }
+        SshLogin::new(self, self.user(user).clone())
     }
 
     /// `su -l <user> -c <command>`, run by root (pam_rootok lets root in
@@ -274,9 +290,17 @@ impl Container {
         // Without -D sshd forks into the background only once it listens,
         // so its exit is the ready signal; pid 1 adopts it.
         let mut argv: Vec<&str> = self.sshd_wrapper.iter().map(String::as_str).collect();
-        argv.extend(["/usr/sbin/sshd", "-f", "/etc/ssh/sshd_config", "-E", sshd::SSHD_LOG_INSIDE]);
+        argv.extend([
+            "/usr/sbin/sshd",
+            "-f",
+            "/etc/ssh/sshd_config",
+            "-E",
+            sshd::SSHD_LOG_INSIDE,
+        ]);
         let out = self.exec(&As::Root, &argv)?;
-        exec::require_success(out).map(drop).map_err(|e| Error::new(format!("sshd did not start: {e}\n{}", self.sshd_log())))
+        exec::require_success(out)
+            .map(drop)
+            .map_err(|e| Error::new(format!("sshd did not start: {e}\n{}", self.sshd_log())))
     }
 
     /// sshd's log so far.
@@ -308,7 +332,8 @@ impl Container {
         let dir_name = self.dir.to_string_lossy().into_owned();
         let mounts = teardown::check_mounts(&dir_name);
         let keys = teardown::check_keys(&self.users, &mut report);
-        let removed = std::fs::remove_dir_all(&self.dir).map_err(error::io_context(format!("removing {dir_name}")));
+        let removed =
+            std::fs::remove_dir_all(&self.dir).map_err(error::io_context(format!("removing {dir_name}")));
         processes?;
         mounts?;
         keys?;
@@ -330,60 +355,5 @@ impl Drop for Container {
                 panic!("container teardown: {e}");
             }
         }
-    }
-}
-
-/// An ssh login being described: `ct.ssh("alice").password().run("id")`.
-pub struct SshLogin<'a> {
-    container: &'a Container,
-    user: UserRecord,
-    auth: Auth,
-    timeout: Duration,
-}
-
-impl SshLogin<'_> {
-    /// Authenticate with the user's password (through SSH_ASKPASS).
-    pub fn password(mut self) -> Self {
-        self.auth = Auth::Password(None);
-        self
-    }
-
-    /// Authenticate with this password instead of the user's.
-    pub fn with_password(mut self, password: &str) -> Self {
-        self.auth = Auth::Password(Some(password.to_owned()));
-        self
-    }
-
-    /// Authenticate with the harness's client key (the default).
-    pub fn key(mut self) -> Self {
-        self.auth = Auth::Key;
-        self
-    }
-
-    /// Time limit of the whole login and command (default 30 s).
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
-        self
-    }
-
-    fn command(&self, remote_command: &str) -> (std::process::Command, String) {
-        let (argv, env) = sshd::client_argv(&self.user.name, &self.auth, self.user.password.as_deref(), remote_command);
-        let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
-        let mut cmd = self.container.command(&As::Root, &argv);
-        cmd.envs(env);
-        (cmd, format!("ssh {}@127.0.0.1 {remote_command}", self.user.name))
-    }
-
-    /// Log in, run `remote_command` in the user's shell, and log out.
-    pub fn run(&self, remote_command: &str) -> Result<Output> {
-        let (cmd, what) = self.command(remote_command);
-        exec::run(cmd, what, None, self.timeout)
-    }
-
-    /// Log in and run `remote_command` in the background (a session that
-    /// stays open while the test does other things).
-    pub fn spawn(&self, remote_command: &str) -> Result<Background> {
-        let (cmd, what) = self.command(remote_command);
-        exec::spawn(cmd, what, None)
     }
 }

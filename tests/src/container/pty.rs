@@ -45,7 +45,9 @@ impl PtySession {
         cmd.stdin(Stdio::from(clone(&slave)?))
             .stdout(Stdio::from(clone(&slave)?))
             .stderr(Stdio::from(slave));
-        let child = cmd.spawn().map_err(io_context(format!("starting `{what}` on a pty")))?;
+        let child = cmd
+            .spawn()
+            .map_err(io_context(format!("starting `{what}` on a pty")))?;
         drop(cmd); // closes our copies of the slave, so EOF/EIO comes when the program ends
         let master = File::from(pty.master);
         let transcript = Arc::new((Mutex::new(Transcript::default()), Condvar::new()));
@@ -67,7 +69,13 @@ impl PtySession {
                 cvar.notify_all();
             }
         });
-        Ok(Self { what, master, child, transcript, consumed: 0 })
+        Ok(Self {
+            what,
+            master,
+            child,
+            transcript,
+            consumed: 0,
+        })
     }
 
     /// Wait until the program has written `needle` (after what earlier calls
@@ -93,7 +101,10 @@ impl PtySession {
                     String::from_utf8_lossy(unread)
                 )));
             }
-            t = cvar.wait_timeout(t, deadline - now).unwrap_or_else(|p| p.into_inner()).0;
+            t = cvar
+                .wait_timeout(t, deadline - now)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
         }
     }
 
@@ -111,7 +122,10 @@ impl PtySession {
         let text = self.expect(DONE_MARKER, timeout)?;
         let status_line = self.expect("\n", timeout)?;
         let status = status_line.trim().parse().map_err(|_| {
-            Error::new(format!("`{}`: no exit status after the marker: {status_line:?}", self.what))
+            Error::new(format!(
+                "`{}`: no exit status after the marker: {status_line:?}",
+                self.what
+            ))
         })?;
         Ok((text.trim_end_matches(DONE_MARKER).to_owned(), status))
     }
@@ -126,11 +140,19 @@ impl PtySession {
     pub fn wait(mut self, timeout: Duration) -> Result<std::process::ExitStatus> {
         let deadline = Instant::now() + timeout;
         loop {
-            if let Some(status) = self.child.try_wait().map_err(io_context(format!("waiting for `{}`", self.what)))? {
+            if let Some(status) = self
+                .child
+                .try_wait()
+                .map_err(io_context(format!("waiting for `{}`", self.what)))?
+            {
                 return Ok(status);
             }
             if Instant::now() >= deadline {
-                return Err(Error::new(format!("`{}` did not exit; it wrote:\n{}", self.what, self.transcript())));
+                return Err(Error::new(format!(
+                    "`{}` did not exit; it wrote:\n{}",
+                    self.what,
+                    self.transcript()
+                )));
             }
             std::thread::sleep(Duration::from_millis(10));
         }

@@ -12,7 +12,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use super::error::{io_context, Result};
 use super::layout::{DEV_LINKS, DEV_NODES, FILE_BINDS, HARNESS_RUN_DIR, SHARES_FILE};
 use super::pam::PamStack;
-use super::sshd::{askpass_script, sshd_config, KeyMaterial};
+use super::ssh_client::askpass_script;
+use super::sshd::{sshd_config, KeyMaterial};
 use super::users::UserRecord;
 
 /// What goes into a container directory.
@@ -44,10 +45,15 @@ pub(crate) fn new_dir() -> Result<PathBuf> {
 /// before it could clean up (its pid is gone). Their namespaces died with
 /// pid 1, so nothing is mounted on them any more.
 fn remove_stale_dirs() {
-    let Ok(entries) = fs::read_dir(std::env::temp_dir()) else { return };
+    let Ok(entries) = fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
     for entry in entries.flatten() {
         let name = entry.file_name();
-        let owner = name.to_str().and_then(|n| n.strip_prefix("pag-ct-")).and_then(|rest| rest.split('-').next());
+        let owner = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("pag-ct-"))
+            .and_then(|rest| rest.split('-').next());
         if let Some(pid) = owner.and_then(|p| p.parse::<u32>().ok()) {
             if !Path::new(&format!("/proc/{pid}")).exists() {
                 // Best effort: a directory that cannot be removed is only litter.
@@ -98,7 +104,10 @@ pub(crate) fn host_path(dir: &Path, inside: &str) -> Option<PathBuf> {
             }
         }
     }
-    FILE_BINDS.iter().find(|(_, target)| *target == inside).map(|(local, _)| dir.join(local))
+    FILE_BINDS
+        .iter()
+        .find(|(_, target)| *target == inside)
+        .map(|(local, _)| dir.join(local))
 }
 
 /// Fill `dir` for `spec`.
@@ -119,7 +128,10 @@ pub(crate) fn prepare(dir: &Path, spec: &RootSpec<'_>) -> Result<()> {
     write_shares(dir, spec.shared_dirs)?;
     for (inside, text, mode) in spec.files {
         let Some(path) = host_path(dir, inside) else {
-            return Err(format!("file {inside}: only paths under the container's private directories can be written").into());
+            return Err(format!(
+                "file {inside}: only paths under the container's private directories can be written"
+            )
+            .into());
         };
         write(&path, text, *mode)?;
     }
@@ -131,9 +143,15 @@ pub(crate) fn prepare(dir: &Path, spec: &RootSpec<'_>) -> Result<()> {
 fn write_shares(dir: &Path, shared: &[PathBuf]) -> Result<()> {
     let mut list = String::new();
     for host_dir in shared {
-        let text = host_dir.to_str().filter(|t| t.starts_with('/') && !t.contains('\n'));
+        let text = host_dir
+            .to_str()
+            .filter(|t| t.starts_with('/') && !t.contains('\n'));
         let Some(text) = text else {
-            return Err(format!("shared directory {}: needs an absolute UTF-8 path", host_dir.display()).into());
+            return Err(format!(
+                "shared directory {}: needs an absolute UTF-8 path",
+                host_dir.display()
+            )
+            .into());
         };
         if let Some(placeholder) = host_path(dir, text) {
             mkdir(&placeholder, 0o755)?;
@@ -214,7 +232,11 @@ fn write_homes(dir: &Path, users: &[UserRecord], keys: &KeyMaterial) -> Result<(
             write(&authorized, &keys.client_key_pub, 0o600)?;
             own(&authorized, user)?;
             // The client runs as root inside the container and reads this copy.
-            write(&dir.join(HARNESS_RUN_DIR).join("keys").join(&user.name), &keys.client_key, 0o600)?;
+            write(
+                &dir.join(HARNESS_RUN_DIR).join("keys").join(&user.name),
+                &keys.client_key,
+                0o600,
+            )?;
         }
     }
     Ok(())
@@ -225,7 +247,11 @@ fn write_runtime_dirs(dir: &Path) -> Result<()> {
     // sshd's privilege separation directory must be root's and not writable by others.
     mkdir(&dir.join("run/sshd"), 0o755)?;
     mkdir(&dir.join(HARNESS_RUN_DIR), 0o755)?;
-    write(&dir.join(HARNESS_RUN_DIR).join("askpass"), &askpass_script(), 0o755)?;
+    write(
+        &dir.join(HARNESS_RUN_DIR).join("askpass"),
+        &askpass_script(),
+        0o755,
+    )?;
     mkdir(&dir.join("var-log"), 0o755)?;
     mkdir(&dir.join("tmp"), 0o1777)
 }
@@ -253,10 +279,19 @@ mod tests {
     #[test]
     fn private_paths_map_into_the_container_dir() {
         let d = Path::new("/tmp/ct");
-        assert_eq!(host_path(d, "/etc/pam.d/sshd").unwrap(), Path::new("/tmp/ct/etc/pam.d/sshd"));
+        assert_eq!(
+            host_path(d, "/etc/pam.d/sshd").unwrap(),
+            Path::new("/tmp/ct/etc/pam.d/sshd")
+        );
         assert_eq!(host_path(d, "/home").unwrap(), Path::new("/tmp/ct/home/"));
-        assert_eq!(host_path(d, "/etc/krb5.conf").unwrap(), Path::new("/tmp/ct/etc/krb5.conf"));
-        assert_eq!(host_path(d, "/var/log/sshd.log").unwrap(), Path::new("/tmp/ct/var-log/sshd.log"));
+        assert_eq!(
+            host_path(d, "/etc/krb5.conf").unwrap(),
+            Path::new("/tmp/ct/etc/krb5.conf")
+        );
+        assert_eq!(
+            host_path(d, "/var/log/sshd.log").unwrap(),
+            Path::new("/tmp/ct/var-log/sshd.log")
+        );
         assert!(host_path(d, "/etc/hosts").is_none());
         assert!(host_path(d, "/homeless").is_none());
     }

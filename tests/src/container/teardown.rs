@@ -33,13 +33,23 @@ pub(crate) fn namespace_of(pid: u32, kind: &str) -> Result<String> {
 
 fn all_pids() -> Vec<u32> {
     fs::read_dir("/proc")
-        .map(|d| d.flatten().filter_map(|e| e.file_name().to_str()?.parse().ok()).collect())
+        .map(|d| {
+            d.flatten()
+                .filter_map(|e| e.file_name().to_str()?.parse().ok())
+                .collect()
+        })
         .unwrap_or_default()
 }
 
 fn real_uid_of(pid: u32) -> Option<u32> {
     let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status.lines().find_map(|l| l.strip_prefix("Uid:"))?.split_whitespace().next()?.parse().ok()
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }
 
 /// Processes (host pids) that are in one of the given namespaces or run as
@@ -79,7 +89,8 @@ pub(crate) fn check_processes(namespaces: &[(&str, &str)], uids: &[u32]) -> Resu
 
 /// No host mount refers to the container directory.
 pub(crate) fn check_mounts(dir_name: &str) -> Result<()> {
-    let mountinfo = fs::read_to_string("/proc/self/mountinfo").map_err(|e| Error::new(format!("mountinfo: {e}")))?;
+    let mountinfo =
+        fs::read_to_string("/proc/self/mountinfo").map_err(|e| Error::new(format!("mountinfo: {e}")))?;
     let left: Vec<&str> = mountinfo.lines().filter(|l| l.contains(dir_name)).collect();
     if left.is_empty() {
         Ok(())
@@ -90,7 +101,8 @@ pub(crate) fn check_mounts(dir_name: &str) -> Result<()> {
 
 /// `nkeys` of `uid` in /proc/key-users (0 if the kernel has no record).
 fn key_count(uid: u32) -> Result<usize> {
-    let text = fs::read_to_string("/proc/key-users").map_err(|e| Error::new(format!("/proc/key-users: {e}")))?;
+    let text =
+        fs::read_to_string("/proc/key-users").map_err(|e| Error::new(format!("/proc/key-users: {e}")))?;
     for line in text.lines() {
         let mut fields = line.split_whitespace();
         if fields.next() == Some(&format!("{uid}:")) {
@@ -128,7 +140,9 @@ fn is_kernel_user_keyring(line: &str, uid: u32) -> bool {
 }
 
 fn is_revoked(line: &str) -> bool {
-    line.split_whitespace().nth(1).is_some_and(|flags| flags.contains('R'))
+    line.split_whitespace()
+        .nth(1)
+        .is_some_and(|flags| flags.contains('R'))
 }
 
 /// Wait until each user owns only the kernel's per-uid keyrings (and
