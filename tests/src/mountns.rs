@@ -35,16 +35,21 @@ pub fn bind(source: &Path, target: &Path) -> io::Result<()> {
 
 /// Make `/dev` writable in this namespace: a tmpfs over it that holds the
 /// same entries (each bind-mounted from the original), so a test can add
-/// `/dev/log`. `scratch` is a directory that outlives the namespace's use.
-pub fn writable_dev(scratch: &Path) -> io::Result<()> {
-    let original = scratch.join("dev.orig");
-    fs::DirBuilder::new().mode(0o755).create(&original)?;
-    bind(Path::new("/dev"), &original)?;
+/// `/dev/log`.
+///
+/// The original `/dev` is reached through a directory file descriptor
+/// opened before the tmpfs hides it (`/proc/self/fd/N/<entry>`), never
+/// through a second mount of it: a bind of the real `/dev` inside a scratch
+/// directory would let a recursive delete of that directory unlink the
+/// host's device nodes (devtmpfs is one instance kernel-wide).
+pub fn writable_dev() -> io::Result<()> {
+    let original = fs::File::open("/dev")?;
+    let via = PathBuf::from(format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&original)));
     mount(Some("tmpfs"), "/dev", Some("tmpfs"), MsFlags::MS_NOSUID, Some("mode=755"))
         .map_err(|e| io_error("tmpfs on /dev", e))?;
-    for entry in fs::read_dir(&original)? {
+    for entry in fs::read_dir(&via)? {
         let entry = entry?;
-        let from = entry.path();
+        let from = via.join(entry.file_name());
         let to = Path::new("/dev").join(entry.file_name());
         let kind = entry.file_type()?;
         if kind.is_symlink() {
@@ -54,7 +59,7 @@ pub fn writable_dev(scratch: &Path) -> io::Result<()> {
         if kind.is_dir() {
             fs::DirBuilder::new().mode(0o755).create(&to)?;
         } else if kind.is_socket() {
-            continue; // sockets cannot be bind targets of a plain file; none are needed
+            continue; // nothing the tests need; a socket is not a bind target
         } else {
             fs::File::create(&to)?;
         }

@@ -122,7 +122,7 @@ impl Capture {
     pub fn at_dev_log(scratch: &Path) -> io::Result<Capture> {
         let dev_log = Path::new("/dev/log");
         if dev_log.symlink_metadata().is_err() {
-            crate::mountns::writable_dev(scratch)?;
+            crate::mountns::writable_dev()?;
             return Capture::bind(dev_log);
         }
         // An existing /dev/log (a socket or a symlink to one): bind ours over it.
