@@ -3,7 +3,6 @@
 //! test loads the built `pam_pag.so` through the same code paths sshd or
 //! login use, without touching `/etc/pam.d`.
 
-#![allow(unsafe_code)]
 
 use std::ffi::{c_char, c_int, c_void, CStr, CString};
 use std::path::Path;

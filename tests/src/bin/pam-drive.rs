@@ -11,7 +11,8 @@
 //! USER: groups, gid and uid dropped), `initgroups` (the user's groups, as
 //! sshd's child does before its second setcred), `fork` ... `join` (the
 //! steps between run in a child process), `wait-stdin` (print `ready`, block
-//! until stdin closes), `end`.
+//! until stdin closes), `ignore-sigchld`, `sigchld` (print whether SIGCHLD
+//! is ignored), `end`.
 //! `--private` enters a private mount namespace (implied by `--add-user`
 //! and `--syslog`); `--syslog` captures /dev/log there and prints each line
 //! as `syslog <facility>.<severity> <tag>: <message>` at the end.
@@ -237,6 +238,13 @@ fn run_step(pam: &mut Pam, args: &Args, step: &str) {
             }
             None => "no such user".to_owned(),
         },
+        "ignore-sigchld" => match pag_tests::process::ignore_sigchld() {
+            Ok(()) => "ok".to_owned(),
+            Err(e) => format!("failed: {e}"),
+        },
+        "sigchld" => {
+            if pag_tests::process::sigchld_ignored() { "ignored".to_owned() } else { "default".to_owned() }
+        }
         "wait-stdin" => {
             println!("ready");
             let _ = std::io::stdout().flush();
