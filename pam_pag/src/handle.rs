@@ -2,6 +2,7 @@
 //! session logic runs against libpam in production and against a scripted
 //! fake in unit tests.
 
+use crate::kernel::UserEntry;
 use crate::pam::Code;
 
 /// What this handle has done, kept with the handle (pam_set_data) so that
@@ -16,6 +17,9 @@ pub struct SessionState {
     pub established: bool,
     /// Set once close_session or setcred(DELETE) applied `on_close`.
     pub closed: bool,
+    /// The user the session was set up for, so later hooks of this handle
+    /// need no second password-database lookup when PAM_USER is unchanged.
+    pub user: Option<UserEntry>,
 }
 
 /// The PAM handle of one call.

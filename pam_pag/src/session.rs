@@ -103,7 +103,8 @@ pub fn run(
             return code;
         }
     };
-    let user = match kernel.lookup_user(&name) {
+    let known = handle.state().and_then(|s| s.user).filter(|u| u.name == name);
+    let user = match known.map_or_else(|| kernel.lookup_user(&name), |u| Ok(Some(u))) {
         Ok(Some(u)) => u,
         Ok(None) => {
             log.error(&format!("user {name}: unknown user"));
@@ -150,6 +151,10 @@ impl Call<'_, '_> {
     fn establish(&mut self) -> Code {
         let who = self.who();
         let mut state = self.handle.state().unwrap_or_default();
+        if state.closed {
+            // A new session on a handle whose last one was closed: start afresh.
+            state = SessionState::default();
+        }
         if state.established {
             match state.pag {
                 Some(pag) => self.log.debug(&format!("{who}: PAG {pag} already set up by this handle")),
@@ -174,6 +179,7 @@ impl Call<'_, '_> {
                 }
                 Err(e) if e.kind() == ErrorKind::KeyringsUnavailable => {
                     state.established = true;
+                    state.user = Some(self.user.clone());
                     if let Err(code) = self.store(state) {
                         return code;
                     }
@@ -195,6 +201,7 @@ impl Call<'_, '_> {
             }
         }
         state.established = true;
+        state.user = Some(self.user.clone());
         if let Err(code) = self.store(state.clone()) {
             return code;
         }

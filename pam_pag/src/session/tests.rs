@@ -43,6 +43,7 @@ impl PamHandle for FakeHandle {
 
 struct FakeKernel {
     calls: Vec<String>,
+    lookups: std::cell::Cell<usize>,
     create: Result<i32, Errno>,
     outcome: Outcome,
     output: Vec<(Stream, &'static str)>,
@@ -51,12 +52,13 @@ struct FakeKernel {
 
 impl Default for FakeKernel {
     fn default() -> Self {
-        FakeKernel { calls: Vec::new(), create: Ok(777), outcome: Outcome::Exited(0), output: Vec::new(), runs: Vec::new() }
+        FakeKernel { calls: Vec::new(), lookups: Default::default(), create: Ok(777), outcome: Outcome::Exited(0), output: Vec::new(), runs: Vec::new() }
     }
 }
 
 impl Kernel for FakeKernel {
     fn lookup_user(&self, name: &str) -> Result<Option<UserEntry>, String> {
+        self.lookups.set(self.lookups.get() + 1);
         Ok(match name {
             "alice" => Some(UserEntry { name: "alice".into(), uid: 1000, gid: 100 }),
             "root" => Some(UserEntry { name: "root".into(), uid: 0, gid: 0 }),
@@ -152,7 +154,8 @@ fn gdm_order_setcred_first_then_open() {
     assert_eq!(s.call(ESTABLISH, &[]), pam::SUCCESS);
     assert_eq!(s.call(Hook::OpenSession, &[]), pam::SUCCESS);
     assert_eq!(s.kernel.calls, ["create owner=Root link=true"]);
-    assert_eq!(s.handle.state, Some(SessionState { pag: Some(777), established: true, closed: false }));
+    let alice = UserEntry { name: "alice".into(), uid: 1000, gid: 100 };
+    assert_eq!(s.handle.state, Some(SessionState { pag: Some(777), established: true, closed: false, user: Some(alice) }));
 }
 
 #[test]
@@ -329,4 +332,26 @@ fn nopag_runs_tokens_in_the_session_keyring_and_unlogs_it() {
     assert_eq!(s.call(Hook::OpenSession, &[]), pam::SUCCESS);
     assert_eq!(s.call(Hook::CloseSession, &[]), pam::SUCCESS);
     assert_eq!(s.kernel.calls, ["run /bin/tokens", "unlog None"]);
+}
+
+#[test]
+fn later_hooks_reuse_the_user_entry_only_for_the_same_user() {
+    let mut s = Script::new();
+    s.call(Hook::OpenSession, &[]);
+    s.call(Hook::CloseSession, &[]);
+    assert_eq!(s.kernel.lookups.get(), 1);
+    s.handle.user = Ok("root".into());
+    s.call(Hook::CloseSession, &["debug"]);
+    assert_eq!(s.kernel.lookups.get(), 2, "another PAM_USER is looked up afresh");
+}
+
+#[test]
+fn a_new_session_after_close_on_the_same_handle_gets_a_new_pag() {
+    let mut s = Script::new();
+    s.call(Hook::OpenSession, &[]);
+    s.call(Hook::CloseSession, &[]);
+    s.kernel.create = Ok(778);
+    assert_eq!(s.call(Hook::OpenSession, &[]), pam::SUCCESS);
+    assert_eq!(s.kernel.calls, ["create owner=Root link=true", "unlog Some(777)", "create owner=Root link=true"]);
+    assert_eq!(s.handle.state.as_ref().unwrap().pag, Some(778));
 }
