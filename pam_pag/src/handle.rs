@@ -15,6 +15,9 @@ pub struct SessionState {
     /// Set once setcred(ESTABLISH) or open_session did its work (also when
     /// it went on without a PAG: `nopag`, or keyrings unavailable).
     pub established: bool,
+    /// The token program has not run yet for this session (there was no
+    /// KRB5CCNAME when the session was set up).
+    pub tokens_pending: bool,
     /// Set once close_session or setcred(DELETE) applied `on_close`.
     pub closed: bool,
     /// The user the session was set up for, so later hooks of this handle

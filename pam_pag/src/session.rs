@@ -160,6 +160,11 @@ impl Call<'_, '_> {
                 Some(pag) => self.log.debug(&format!("{who}: PAG {pag} already set up by this handle")),
                 None => self.log.debug(&format!("{who}: already set up by this handle, without a PAG")),
             }
+            // login opens the session (PAG, no ticket yet) before pam_krb5's
+            // setcred stores the ticket: the token step waits for KRB5CCNAME.
+            if state.tokens_pending && (state.pag.is_some() || self.options.nopag) {
+                return self.tokens_step(state);
+            }
             return pam::SUCCESS;
         }
         if !self.options.nopag {
@@ -202,16 +207,29 @@ impl Call<'_, '_> {
         }
         state.established = true;
         state.user = Some(self.user.clone());
+        state.tokens_pending = !self.options.notokens;
         if let Err(code) = self.store(state.clone()) {
             return code;
         }
         if self.options.notokens {
             return pam::SUCCESS;
         }
-        match self.tokens(state.pag) {
-            Ok(()) => pam::SUCCESS,
-            Err(()) if self.options.tokens_required => self.hook.failure(),
-            Err(()) => pam::SUCCESS,
+        self.tokens_step(state)
+    }
+
+    /// Run the token step once the session is set up; remember when it ran.
+    fn tokens_step(&mut self, mut state: SessionState) -> Code {
+        let result = self.tokens(state.pag);
+        if result != Err(TokensSkipped) {
+            state.tokens_pending = false;
+            if let Err(code) = self.store(state) {
+                return code;
+            }
+        }
+        match result {
+            Ok(()) | Err(TokensSkipped) => pam::SUCCESS,
+            Err(_) if self.options.tokens_required => self.hook.failure(),
+            Err(_) => pam::SUCCESS,
         }
     }
 
@@ -229,9 +247,9 @@ impl Call<'_, '_> {
             return pam::IGNORE;
         }
         match self.tokens(state.pag) {
-            Ok(()) => pam::SUCCESS,
-            Err(()) if self.options.tokens_required => self.hook.failure(),
-            Err(()) => pam::SUCCESS,
+            Ok(()) | Err(TokensSkipped) => pam::SUCCESS,
+            Err(_) if self.options.tokens_required => self.hook.failure(),
+            Err(_) => pam::SUCCESS,
         }
     }
 
@@ -278,14 +296,15 @@ impl Call<'_, '_> {
 
     /// Run the token program in the current session keyring (the PAG) as
     /// the user; then, with a root-owned PAG, take the keys it added off the
-    /// user's quota. Err when it did not succeed (already logged).
-    fn tokens(&mut self, pag: Option<i32>) -> Result<(), ()> {
+    /// user's quota. Err when it did not succeed (already logged), or was
+    /// skipped for want of KRB5CCNAME.
+    fn tokens(&mut self, pag: Option<i32>) -> Result<(), TokenFailure> {
         let who = self.who();
         let program = self.options.program.clone();
         let ccache = self.handle.getenv("KRB5CCNAME").or_else(|| std::env::var("KRB5CCNAME").ok());
         if ccache.is_none() && !self.options.always_aklog {
             self.log.debug(&format!("{who}: no KRB5CCNAME; not running {program}"));
-            return Ok(());
+            return Err(TokensSkipped);
         }
         let mut env: Vec<(String, String)> =
             self.handle.env_list().into_iter().filter(|(k, _)| k != "KRB5CCNAME").collect();
@@ -320,20 +339,20 @@ impl Call<'_, '_> {
             }
             Outcome::Exited(code) => {
                 self.log.error(&format!("{who}: {program} failed with exit status {code}"));
-                Err(())
+                Err(TokensFailed)
             }
             Outcome::Signalled(sig) => {
                 self.log.error(&format!("{who}: {program} was killed by signal {sig}"));
-                Err(())
+                Err(TokensFailed)
             }
             Outcome::TimedOut => {
                 let t = self.options.timeout;
                 self.log.error(&format!("{who}: {program} did not finish within {t} s and was killed"));
-                Err(())
+                Err(TokensFailed)
             }
             Outcome::NotStarted(why) => {
                 self.log.error(&format!("{who}: cannot run {program}: {why}"));
-                Err(())
+                Err(TokensFailed)
             }
             Outcome::Unknown(why) => {
                 self.log.warning(&format!("{who}: exit status of {program} unknown: {why}"));
@@ -349,6 +368,17 @@ impl Call<'_, '_> {
         result
     }
 }
+
+/// Why the token step did not succeed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TokenFailure {
+    /// No KRB5CCNAME (and not `always_aklog`): nothing to run yet.
+    Skipped,
+    /// It ran, or could not start, and failed (logged).
+    Failed,
+}
+
+use TokenFailure::{Failed as TokensFailed, Skipped as TokensSkipped};
 
 #[cfg(test)]
 mod tests;

@@ -645,3 +645,23 @@ fn the_callers_sigchld_disposition_is_left_alone() {
         ])
     );
 }
+
+#[test]
+fn login_order_open_before_setcred_runs_the_program_once_the_ticket_is_there() {
+    let l = lab(26);
+    let ok = l.script("ok.sh", "echo got tokens");
+    l.service(&format!(
+        "auth required pam_permit.so\nauth optional MODULE program={ok}\nsession required MODULE program={ok}\n"
+    ));
+    // util-linux login: open_session, then setcred(ESTABLISH); pam_krb5 puts
+    // KRB5CCNAME into the PAM environment in between (putenv stands in for it).
+    let r = l.drive(&["authenticate", "open_session", "putenv:KRB5CCNAME=FILE:/tmp/krb5cc_x", "setcred:establish", "close_session", "setcred:delete", "end"]);
+    assert_eq!(
+        r.syslog,
+        strings(&[
+            "6 pam_pag(svc:session): user $USER: created PAG N (keyring owned by root)",
+            "6 pam_pag(svc:setcred): user $USER: $DIR/ok.sh: got tokens",
+            "6 pam_pag(svc:session): user $USER: session closed, removed 0 token(s) from PAG N",
+        ])
+    );
+}

@@ -180,7 +180,10 @@ fn full_cycle(dir: &Path, p: &Peer, user: &str) -> Result<Duration, String> {
 }
 
 /// (a) and (b) samples per peer, interleaved in rounds.
-fn measure(dir: &Path, peers: &[Peer], cycles: usize) -> Result<(Vec<Vec<Duration>>, Vec<Vec<Duration>>), String> {
+/// Per peer, one list of cycle times.
+type Samples = Vec<Vec<Duration>>;
+
+fn measure(dir: &Path, peers: &[Peer], cycles: usize) -> Result<(Samples, Samples), String> {
     let rounds = 20;
     let per_round = cycles.div_ceil(rounds);
     let mut a = vec![Vec::with_capacity(cycles); peers.len()];

@@ -144,6 +144,7 @@ fn open_creates_one_pag_and_setcred_after_it_sees_it() {
         [
             "pam_pag(sshd:session): user alice: created PAG 777 (keyring owned by root)",
             "pam_pag(sshd:setcred): user alice: PAG 777 already set up by this handle",
+            "pam_pag(sshd:setcred): user alice: no KRB5CCNAME; not running /bin/tokens",
         ]
     );
 }
@@ -155,7 +156,7 @@ fn gdm_order_setcred_first_then_open() {
     assert_eq!(s.call(Hook::OpenSession, &[]), pam::SUCCESS);
     assert_eq!(s.kernel.calls, ["create owner=Root link=true"]);
     let alice = UserEntry { name: "alice".into(), uid: 1000, gid: 100 };
-    assert_eq!(s.handle.state, Some(SessionState { pag: Some(777), established: true, closed: false, user: Some(alice) }));
+    assert_eq!(s.handle.state, Some(SessionState { pag: Some(777), established: true, tokens_pending: true, closed: false, user: Some(alice) }));
 }
 
 #[test]
@@ -354,4 +355,15 @@ fn a_new_session_after_close_on_the_same_handle_gets_a_new_pag() {
     assert_eq!(s.call(Hook::OpenSession, &[]), pam::SUCCESS);
     assert_eq!(s.kernel.calls, ["create owner=Root link=true", "unlog Some(777)", "create owner=Root link=true"]);
     assert_eq!(s.handle.state.as_ref().unwrap().pag, Some(778));
+}
+
+#[test]
+fn login_order_tokens_wait_for_the_ticket_from_a_later_setcred() {
+    let mut s = Script::new();
+    assert_eq!(s.call(Hook::OpenSession, &[]), pam::SUCCESS);
+    assert_eq!(s.kernel.calls, ["create owner=Root link=true"], "no KRB5CCNAME yet");
+    s.handle.env.push(("KRB5CCNAME".into(), "FILE:/tmp/krb5cc_1000_x".into()));
+    assert_eq!(s.call(ESTABLISH, &[]), pam::SUCCESS);
+    assert_eq!(s.call(ESTABLISH, &[]), pam::SUCCESS);
+    assert_eq!(s.kernel.calls, ["create owner=Root link=true", "run /bin/tokens", "charge 777 1000"], "runs once");
 }
