@@ -356,6 +356,24 @@ mod tests {
     }
 
     #[test]
+    fn the_example_file_parses_and_explains_every_option() {
+        let text = include_str!("../../conf/pam_pag.toml");
+        let config = Config::parse(text, Path::new("conf/pam_pag.toml")).unwrap();
+        assert_eq!(merge(&config.pam, "sshd", &PamSettings::default()), Options::default());
+        for spec in ARGUMENTS {
+            let key = match spec.name {
+                "config" => continue,
+                "program_arg" => "program_args",
+                name => name,
+            };
+            assert!(
+                text.contains(&format!("\n{key} = ")) || text.contains(&format!("\n# {key} = ")),
+                "conf/pam_pag.toml does not show `{key}`"
+            );
+        }
+    }
+
+    #[test]
     fn explicit_config_file_must_exist() {
         let a = parse_arguments(&args(&["config=/nonexistent/pam_pag.toml"])).unwrap();
         let e = resolve(&a, "sshd").unwrap_err();

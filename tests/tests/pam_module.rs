@@ -665,3 +665,30 @@ fn login_order_open_before_setcred_runs_the_program_once_the_ticket_is_there() {
         ])
     );
 }
+
+#[test]
+fn the_pag_is_inherited_across_fork_exec_setsid_and_daemonizing() {
+    let l = lab(27);
+    l.service("session required MODULE notokens\n");
+    let shared = l.path().join("shared");
+    std::fs::create_dir(&shared).unwrap();
+    std::fs::set_permissions(&shared, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+    let out = shared.join("daemon");
+    let daemonize = format!(
+        "user-sh:echo in $(keyctl id @s); setsid sh -c 'echo in $(keyctl id @s)'; \
+         (setsid sh -c 'sleep 0.3; echo in $(keyctl id @s) > {}' </dev/null >/dev/null 2>&1 &)",
+        out.display()
+    );
+    let mut cmd = l.command(&[], &["open_session", "root-sh:echo pag $(keyctl id @s)", &daemonize, "end"]);
+    let output = cmd.output().unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !out.exists() || std::fs::read_to_string(&out).unwrap().is_empty() {
+        assert!(Instant::now() < deadline, "the daemon never wrote:\n{text}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let pag = text.lines().find_map(|l| l.strip_prefix("pag ")).expect("driver's serial").trim().to_owned();
+    let seen: Vec<&str> = text.lines().filter_map(|l| l.strip_prefix("in ")).collect();
+    assert_eq!(seen, [pag.as_str(), pag.as_str()], "{text}");
+    assert_eq!(std::fs::read_to_string(&out).unwrap().trim(), format!("in {pag}"));
+}
