@@ -556,16 +556,21 @@ fn key_usage(uid: u32) -> (u64, u64) {
 }
 
 /// Hold `n` sessions of the lab's user open, each in its own pam-drive.
-fn hold_sessions(l: &Lab, n: usize) -> Vec<std::process::Child> {
+fn hold_sessions(l: &Lab, n: usize, first_steps: &[&str]) -> Vec<std::process::Child> {
     let mut held = Vec::new();
     for _ in 0..n {
-        let mut cmd = l.command(&[], &["open_session", "wait-stdin", "end"]);
+        let steps: Vec<&str> = first_steps.iter().copied().chain(["open_session", "wait-stdin", "end"]).collect();
+        let mut cmd = l.command(&[], &steps);
         cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::inherit());
         held.push(cmd.spawn().unwrap());
     }
     for child in &mut held {
         let mut out = BufReader::new(child.stdout.as_mut().unwrap());
         let mut line = String::new();
+        for _ in first_steps {
+            out.read_line(&mut line).unwrap();
+            line.clear();
+        }
         out.read_line(&mut line).unwrap();
         assert_eq!(line, "open_session: 0 Success\n");
         line.clear();
@@ -586,12 +591,17 @@ fn release(held: Vec<std::process::Child>) {
 #[test]
 fn three_hundred_concurrent_sessions_leave_the_user_quota_alone() {
     let l = lab(22);
-    l.service("session required MODULE notokens\n");
+    // Each login's token program (as the user) adds a 600-byte token, which
+    // the module then gives to root; tokens_required makes any failure fail
+    // that login.
+    let token = l.script("token.sh", "head -c 600 /dev/zero | keyctl padd user afs@example.org @s >/dev/null");
+    l.service(&format!("session required MODULE program={token} tokens_required\n"));
     let before = key_usage(l.uid);
-    let held = hold_sessions(&l, 300);
+    let held = hold_sessions(&l, 300, &["putenv:KRB5CCNAME=FILE:/tmp/krb5cc_test"]);
     let during = key_usage(l.uid);
-    // The user's own @u and @us at most; no PAG keyring or marker is charged to the user.
+    // The user's own @u and @us at most; no PAG keyring, marker or token is charged to the user.
     assert!(during.0 <= before.0 + 2, "user keys went from {before:?} to {during:?} with 300 sessions");
+    assert!(during.1 <= before.1 + 30, "user bytes went from {before:?} to {during:?} with 300 sessions");
     let add = "user-sh:head -c 600 /dev/zero | keyctl padd user big @s >/dev/null && echo added";
     let r = l.drive(&["open_session", "show", add, "end"]);
     release(held);
@@ -607,7 +617,7 @@ fn user_owned_pags_hit_the_quota_and_say_which_sysctl() {
     let l = lab(23);
     l.service("session required MODULE notokens keyring_owner=user\n");
     let maxkeys: usize = std::fs::read_to_string("/proc/sys/kernel/keys/maxkeys").unwrap().trim().parse().unwrap();
-    let held = hold_sessions(&l, maxkeys - 2);
+    let held = hold_sessions(&l, maxkeys - 2, &[]);
     let r = l.drive(&["open_session", "end"]);
     release(held);
     assert_eq!(r.steps[0], "open_session: 14 Cannot make/remove an entry for the specified session");
