@@ -702,3 +702,49 @@ fn the_pag_is_inherited_across_fork_exec_setsid_and_daemonizing() {
     assert_eq!(seen, [pag.as_str(), pag.as_str()], "{text}");
     assert_eq!(std::fs::read_to_string(&out).unwrap().trim(), format!("in {pag}"));
 }
+
+/// conf/pam.d/su-l, with the system's own su and common-* files around it,
+/// loads and gives `su -l`'s target user a PAG (su's call order: authenticate
+/// as root through pam_rootok, setcred, open_session). The whole system
+/// session stack runs (pam_unix, pam_krb5 and pam_systemd, all of which log
+/// to the captured /dev/log only).
+#[test]
+fn the_su_l_example_stack_works() {
+    let l = lab(28);
+    let confdir = l.path().join("pam.d");
+    std::fs::create_dir(&confdir).unwrap();
+    for entry in std::fs::read_dir("/etc/pam.d").unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_type().unwrap().is_file() {
+            std::fs::copy(entry.path(), confdir.join(entry.file_name())).unwrap();
+        }
+    }
+    let example = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../conf/pam.d/su-l")).unwrap();
+    let module = module();
+    std::fs::write(confdir.join("su-l"), example.replace("pam_pag.so", &module.to_string_lossy())).unwrap();
+    let mut cmd = Command::new(DRIVER);
+    cmd.args(["--confdir", &confdir.to_string_lossy(), "--add-user", &l.user_spec(), "--syslog", "su-l", &l.user])
+        .args(["authenticate", "setcred:establish", "open_session", "show", "close_session", "setcred:delete", "end"]);
+    let r = l.drive_with(cmd);
+    assert_eq!(
+        r.steps,
+        strings(&[
+            "authenticate: 0 Success",
+            "setcred:establish: 0 Success",
+            "open_session: 0 Success",
+            "show: pag N owner 0 marker_uid 0 uid 0 euid 0",
+            "close_session: 0 Success",
+            "setcred:delete: 0 Success",
+            "end: 0",
+        ])
+    );
+    assert_eq!(
+        r.syslog,
+        strings(&[
+            // pam_rootok is `sufficient` in su's auth stack, so setcred ends
+            // before pam_pag's auth line; open_session creates the PAG.
+            "6 pam_pag(su-l:session): user $USER: created PAG N (keyring owned by root)",
+            "6 pam_pag(su-l:session): user $USER: session closed, removed 0 token(s) from PAG N",
+        ])
+    );
+}
