@@ -16,12 +16,16 @@ use crate::pam::{self, Cred};
 use crate::session::{self, Hook};
 
 fn entry(hook: Hook, pamh: *mut RawHandle, argc: c_int, argv: *const *const c_char) -> c_int {
-    let work = || {
+    guard(hook, || {
         let Some(mut handle) = Libpam::from_hook(pamh) else { return pam::SYSTEM_ERR };
         let args = ffi::args_from_hook(argc, argv);
         let mut sink = Syslog::default();
         session::run(hook, &mut handle, &mut System, &args, &mut sink, &session::resolve_from_file)
-    };
+    })
+}
+
+/// Run `work`; a panic becomes a log line and PAM_SERVICE_ERR.
+fn guard(hook: Hook, work: impl FnOnce() -> c_int) -> c_int {
     match catch_unwind(AssertUnwindSafe(work)) {
         Ok(code) => code,
         Err(_) => {
@@ -57,4 +61,15 @@ pub extern "C" fn pam_sm_authenticate(pamh: *mut RawHandle, _flags: c_int, argc:
 #[no_mangle]
 pub extern "C" fn pam_sm_acct_mgmt(pamh: *mut RawHandle, _flags: c_int, argc: c_int, argv: *const *const c_char) -> c_int {
     entry(Hook::AcctMgmt, pamh, argc, argv)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_becomes_service_err() {
+        assert_eq!(guard(Hook::OpenSession, || panic!("boom")), pam::SERVICE_ERR);
+        assert_eq!(guard(Hook::OpenSession, || pam::SUCCESS), pam::SUCCESS);
+    }
 }
