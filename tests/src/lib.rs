@@ -1,6 +1,12 @@
 //! Test support for pag: helpers shared by the crates' integration tests
 //! and, later, the container harness.
 
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
+pub mod mountns;
+#[allow(unsafe_code)]
+pub mod pam_driver;
+#[allow(unsafe_code)]
+pub mod process;
 pub mod seccomp;
+pub mod syslog;
