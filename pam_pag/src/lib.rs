@@ -1,7 +1,23 @@
-//! pam_pag.so: the PAM adapter over the `pag` library.
+//! pam_pag.so: a fresh PAG for every login.
 //!
-//! The PAM hooks (`pam_sm_open_session`, `pam_sm_setcred`, ...) are the work
-//! of the PAM module issue; until then this crate builds the library name
-//! (`libpam_pag.so`) that packaging and tests rely on and exports nothing.
+//! A thin adapter from PAM hooks to the `pag` library: [`hooks`] holds only
+//! the exported `pam_sm_*` functions; [`session`] the logic, over a trait for
+//! the PAM handle ([`handle`]) and one for the system ([`kernel`]);
+//! [`options`] the option table; [`program`] the token program run as the
+//! user; [`log`] syslog. `unsafe` lives only in [`ffi`] (libpam) and [`sys`]
+//! (between fork and exec).
 
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
+
+#[allow(unsafe_code)]
+mod ffi;
+pub mod handle;
+pub mod hooks;
+pub mod kernel;
+pub mod log;
+pub mod options;
+pub mod pam;
+pub mod program;
+pub mod session;
+#[allow(unsafe_code)]
+mod sys;

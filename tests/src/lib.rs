@@ -1,7 +1,13 @@
 //! Test support for pag: helpers shared by the crates' integration tests
 //! and the container harness for end-to-end login tests.
 
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
 pub mod container;
+pub mod mountns;
+#[allow(unsafe_code)]
+pub mod pam_driver;
+#[allow(unsafe_code)]
+pub mod process;
 pub mod seccomp;
+pub mod syslog;

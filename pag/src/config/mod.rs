@@ -7,6 +7,7 @@
 
 mod error;
 mod pagsh;
+pub mod pam;
 
 use std::path::{Path, PathBuf};
 
@@ -14,6 +15,7 @@ use serde::Deserialize;
 
 pub use error::ConfigError;
 pub use pagsh::PagshConfig;
+pub use pam::PamSettings;
 
 /// Where the file is unless a caller says otherwise.
 pub const DEFAULT_PATH: &str = "/etc/security/pam_pag.toml";
@@ -25,12 +27,16 @@ pub const DEFAULT_PATH: &str = "/etc/security/pam_pag.toml";
 pub struct Config {
     /// `[pagsh]`
     pub pagsh: PagshConfig,
+    /// `[pam]` and its `[pam.service.<name>]` sections.
+    pub pam: PamSettings,
 }
 
 impl Config {
     /// Parse `text`, attributing errors to `path`.
     pub fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
-        toml::from_str(text).map_err(|e| ConfigError::from_toml(path, text, &e))
+        let config: Config = toml::from_str(text).map_err(|e| ConfigError::from_toml(path, text, &e))?;
+        config.pam.validate(path, text)?;
+        Ok(config)
     }
 
     /// Load `path`. A missing file is an error here; see [`Config::load_or_default`].

@@ -1,0 +1,384 @@
+//! The module's logic, one function per hook group, over a [`PamHandle`]
+//! and a [`Kernel`], so that it runs the same against libpam and against the
+//! scripted fakes of the unit tests.
+
+use std::time::Duration;
+
+use pag::config::pam::{KeyringOwner, OnClose, OnKeyringUnavailable};
+use pag::login::LoginPag;
+use pag::{ErrorKind, Owner};
+
+use crate::handle::{PamHandle, SessionState};
+use crate::kernel::{Kernel, UserEntry};
+use crate::log::{Log, Sink};
+use crate::options::{self, Arguments, Options, OptionsError};
+use crate::pam::{self, Code, Cred};
+use crate::program::{Outcome, Run, Stream};
+
+/// Which hook was called.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hook {
+    Authenticate,
+    AcctMgmt,
+    OpenSession,
+    CloseSession,
+    Setcred(Cred),
+}
+
+impl Hook {
+    /// PAM's word for the hook group, as pam_syslog prints it.
+    pub fn facility(self) -> &'static str {
+        match self {
+            Hook::Authenticate => "auth",
+            Hook::AcctMgmt => "account",
+            Hook::OpenSession | Hook::CloseSession => "session",
+            Hook::Setcred(_) => "setcred",
+        }
+    }
+
+    /// The code for "this hook failed".
+    fn failure(self) -> Code {
+        match self {
+            Hook::Setcred(_) => pam::CRED_ERR,
+            _ => pam::SESSION_ERR,
+        }
+    }
+}
+
+/// How options are found: the real module reads the TOML file; tests pass
+/// a closure.
+pub type Resolver<'a> = &'a dyn Fn(&Arguments, &str) -> Result<Options, OptionsError>;
+
+/// The real resolver.
+pub fn resolve_from_file(arguments: &Arguments, service: &str) -> Result<Options, OptionsError> {
+    options::resolve(arguments, service)
+}
+
+/// Everything one hook call works with.
+struct Call<'a, 'b> {
+    hook: Hook,
+    handle: &'a mut dyn PamHandle,
+    kernel: &'a mut dyn Kernel,
+    log: Log<'b>,
+    options: Options,
+    user: UserEntry,
+}
+
+/// Run `hook`. Never panics on bad input; returns the PAM code.
+pub fn run(
+    hook: Hook,
+    handle: &mut dyn PamHandle,
+    kernel: &mut dyn Kernel,
+    args: &[String],
+    sink: &mut dyn Sink,
+    resolve: Resolver<'_>,
+) -> Code {
+    if matches!(hook, Hook::Authenticate | Hook::AcctMgmt) {
+        return pam::IGNORE;
+    }
+    let service = handle.service().unwrap_or_else(|| "unknown".to_owned());
+    let mut log = Log::new(&service, hook.facility(), sink);
+    let arguments = match options::parse_arguments(args) {
+        Ok(a) => a,
+        Err(e) => {
+            log.error(&format!("{}; refusing to run with a half-applied configuration", OptionsError::Argument(e)));
+            return pam::SERVICE_ERR;
+        }
+    };
+    for unknown in &arguments.unknown {
+        log.error(&format!("ignoring unknown module argument `{unknown}`"));
+    }
+    let options = match resolve(&arguments, &service) {
+        Ok(o) => o,
+        Err(e) => {
+            log.error(&format!("{e}; refusing to run with a half-applied configuration"));
+            return pam::SERVICE_ERR;
+        }
+    };
+    log.set_debug(options.debug);
+    let name = match handle.user() {
+        Ok(n) => n,
+        Err(code) => {
+            log.error("cannot determine the user name");
+            return code;
+        }
+    };
+    let known = handle.state().and_then(|s| s.user).filter(|u| u.name == name);
+    let user = match known.map_or_else(|| kernel.lookup_user(&name), |u| Ok(Some(u))) {
+        Ok(Some(u)) => u,
+        Ok(None) => {
+            log.error(&format!("user {name}: unknown user"));
+            return pam::USER_UNKNOWN;
+        }
+        Err(e) => {
+            log.error(&format!("user {name}: cannot look up the user: {e}"));
+            return pam::SYSTEM_ERR;
+        }
+    };
+    if options.ignore_root && user.uid == 0 {
+        log.debug(&format!("user {name}: ignored (ignore_root)"));
+        return pam::IGNORE;
+    }
+    if user.uid < options.minimum_uid {
+        log.debug(&format!("user {name}: ignored (uid {} < minimum_uid {})", user.uid, options.minimum_uid));
+        return pam::IGNORE;
+    }
+    let mut call = Call { hook, handle, kernel, log, options, user };
+    match hook {
+        Hook::OpenSession | Hook::Setcred(Cred::Establish) => call.establish(),
+        Hook::Setcred(Cred::Reinitialize | Cred::Refresh) => call.refresh(),
+        Hook::CloseSession | Hook::Setcred(Cred::Delete) => call.close(),
+        Hook::Authenticate | Hook::AcctMgmt => pam::IGNORE,
+    }
+}
+
+impl Call<'_, '_> {
+    fn who(&self) -> String {
+        format!("user {}", self.user.name)
+    }
+
+    fn store(&mut self, state: SessionState) -> Result<(), Code> {
+        self.handle.set_state(state).map_err(|code| {
+            let who = self.who();
+            self.log.error(&format!("{who}: cannot keep the session state in the PAM handle (code {code})"));
+            pam::SERVICE_ERR
+        })
+    }
+
+    /// setcred(ESTABLISH) or open_session: the first creates the PAG and
+    /// runs the token program; the second (and sshd's setcred in its child)
+    /// finds the state and does nothing more.
+    fn establish(&mut self) -> Code {
+        let who = self.who();
+        let mut state = self.handle.state().unwrap_or_default();
+        if state.closed {
+            // A new session on a handle whose last one was closed: start afresh.
+            state = SessionState::default();
+        }
+        if state.established {
+            match state.pag {
+                Some(pag) => self.log.debug(&format!("{who}: PAG {pag} already set up by this handle")),
+                None => self.log.debug(&format!("{who}: already set up by this handle, without a PAG")),
+            }
+            // login opens the session (PAG, no ticket yet) before pam_krb5's
+            // setcred stores the ticket: the token step waits for KRB5CCNAME.
+            if state.tokens_pending && (state.pag.is_some() || self.options.nopag) {
+                return self.tokens_step(state);
+            }
+            return pam::SUCCESS;
+        }
+        if !self.options.nopag {
+            let login = LoginPag {
+                user: Owner { uid: self.user.uid, gid: self.user.gid },
+                keyring_owner: self.options.keyring_owner,
+                link_user_keyring: self.options.link_user_keyring,
+            };
+            match self.kernel.create_pag(&login) {
+                Ok(serial) => {
+                    state.pag = Some(serial);
+                    let owner = match self.options.keyring_owner {
+                        KeyringOwner::Root => "root",
+                        KeyringOwner::User => "the user",
+                    };
+                    self.log.info(&format!("{who}: created PAG {serial} (keyring owned by {owner})"));
+                }
+                Err(e) if e.kind() == ErrorKind::KeyringsUnavailable => {
+                    state.established = true;
+                    state.user = Some(self.user.clone());
+                    if let Err(code) = self.store(state) {
+                        return code;
+                    }
+                    return match self.options.on_keyring_unavailable {
+                        OnKeyringUnavailable::Ignore => {
+                            self.log.warning(&format!("{who}: no PAG for this session: {e}"));
+                            pam::IGNORE
+                        }
+                        OnKeyringUnavailable::Fail => {
+                            self.log.error(&format!("{who}: cannot create a PAG: {e}"));
+                            self.hook.failure()
+                        }
+                    };
+                }
+                Err(e) => {
+                    self.log.error(&format!("{who}: cannot create a PAG: {e}"));
+                    return self.hook.failure();
+                }
+            }
+        }
+        state.established = true;
+        state.user = Some(self.user.clone());
+        state.tokens_pending = !self.options.notokens;
+        if let Err(code) = self.store(state.clone()) {
+            return code;
+        }
+        if self.options.notokens {
+            return pam::SUCCESS;
+        }
+        self.tokens_step(state)
+    }
+
+    /// Run the token step once the session is set up; remember when it ran.
+    fn tokens_step(&mut self, mut state: SessionState) -> Code {
+        let result = self.tokens(state.pag);
+        if result != Err(TokensSkipped) {
+            state.tokens_pending = false;
+            if let Err(code) = self.store(state) {
+                return code;
+            }
+        }
+        match result {
+            Ok(()) | Err(TokensSkipped) => pam::SUCCESS,
+            Err(_) if self.options.tokens_required => self.hook.failure(),
+            Err(_) => pam::SUCCESS,
+        }
+    }
+
+    /// setcred(REINITIALIZE or REFRESH): run the token program again, in the
+    /// PAG this handle made. Before any PAG (sudo reinitializes before
+    /// open_session) there is nothing to refresh.
+    fn refresh(&mut self) -> Code {
+        let who = self.who();
+        let state = self.handle.state().unwrap_or_default();
+        if !state.established || state.closed || (state.pag.is_none() && !self.options.nopag) {
+            self.log.debug(&format!("{who}: no session of this handle to refresh"));
+            return pam::IGNORE;
+        }
+        if self.options.notokens {
+            return pam::IGNORE;
+        }
+        match self.tokens(state.pag) {
+            Ok(()) | Err(TokensSkipped) => pam::SUCCESS,
+            Err(_) if self.options.tokens_required => self.hook.failure(),
+            Err(_) => pam::SUCCESS,
+        }
+    }
+
+    /// close_session or setcred(DELETE): apply `on_close` once.
+    fn close(&mut self) -> Code {
+        let who = self.who();
+        let Some(mut state) = self.handle.state().filter(|s| s.established) else {
+            self.log.debug(&format!("{who}: this handle opened no session; nothing to close"));
+            return pam::IGNORE;
+        };
+        if state.closed {
+            self.log.debug(&format!("{who}: already closed"));
+            return pam::SUCCESS;
+        }
+        let pag = state.pag;
+        let done = match (self.options.on_close, pag) {
+            (OnClose::Retain, Some(p)) => Ok(format!("retained PAG {p}")),
+            (OnClose::Retain | OnClose::Revoke, None) => Ok("no PAG to close".to_owned()),
+            (OnClose::Revoke, Some(p)) => self.kernel.revoke(p).map(|()| format!("revoked PAG {p}")),
+            (OnClose::Unlog, _) if self.options.notokens => match pag {
+                Some(p) => Ok(format!("left PAG {p} (notokens, nothing to unlog)")),
+                None => Ok("nothing to unlog (notokens)".to_owned()),
+            },
+            (OnClose::Unlog, _) => self.kernel.unlog(pag).map(|n| match pag {
+                Some(p) => format!("removed {n} token(s) from PAG {p}"),
+                None => format!("removed {n} token(s) from the session keyring"),
+            }),
+        };
+        state.closed = true;
+        if let Err(code) = self.store(state) {
+            return code;
+        }
+        match done {
+            Ok(text) => {
+                self.log.info(&format!("{who}: session closed, {text}"));
+                pam::SUCCESS
+            }
+            Err(e) => {
+                self.log.error(&format!("{who}: closing the session: {e}"));
+                self.hook.failure()
+            }
+        }
+    }
+
+    /// Run the token program in the current session keyring (the PAG) as
+    /// the user; then, with a root-owned PAG, take the keys it added off the
+    /// user's quota. Err when it did not succeed (already logged), or was
+    /// skipped for want of KRB5CCNAME.
+    fn tokens(&mut self, pag: Option<i32>) -> Result<(), TokenFailure> {
+        let who = self.who();
+        let program = self.options.program.clone();
+        let ccache = self.handle.getenv("KRB5CCNAME").or_else(|| std::env::var("KRB5CCNAME").ok());
+        if ccache.is_none() && !self.options.always_aklog {
+            self.log.debug(&format!("{who}: no KRB5CCNAME; not running {program}"));
+            return Err(TokensSkipped);
+        }
+        let mut env: Vec<(String, String)> =
+            self.handle.env_list().into_iter().filter(|(k, _)| k != "KRB5CCNAME").collect();
+        if let Some(c) = ccache {
+            env.push(("KRB5CCNAME".to_owned(), c));
+        }
+        let mut args = self.options.program_args.clone();
+        for cell in &self.options.cells {
+            args.push("-cell".to_owned());
+            args.push(cell.clone());
+        }
+        let run = Run {
+            program: program.clone(),
+            args,
+            user: self.user.name.clone(),
+            uid: self.user.uid,
+            gid: self.user.gid,
+            env,
+            timeout: Duration::from_secs(u64::from(self.options.timeout)),
+        };
+        self.log.debug(&format!("{who}: running {program}"));
+        let log = &mut self.log;
+        let outcome = self.kernel.run_program(&run, &mut |stream, line| match stream {
+            Stream::Stdout => log.info(&format!("{who}: {program}: {line}")),
+            Stream::Stderr => log.notice(&format!("{who}: {program}: {line}")),
+        });
+        let started = !matches!(outcome, Outcome::NotStarted(_));
+        let result = match outcome {
+            Outcome::Exited(0) => {
+                self.log.debug(&format!("{who}: {program} succeeded"));
+                Ok(())
+            }
+            Outcome::Exited(code) => {
+                self.log.error(&format!("{who}: {program} failed with exit status {code}"));
+                Err(TokensFailed)
+            }
+            Outcome::Signalled(sig) => {
+                self.log.error(&format!("{who}: {program} was killed by signal {sig}"));
+                Err(TokensFailed)
+            }
+            Outcome::TimedOut => {
+                let t = self.options.timeout;
+                self.log.error(&format!("{who}: {program} did not finish within {t} s and was killed"));
+                Err(TokensFailed)
+            }
+            Outcome::NotStarted(why) => {
+                self.log.error(&format!("{who}: cannot run {program}: {why}"));
+                Err(TokensFailed)
+            }
+            Outcome::Unknown(why) => {
+                self.log.warning(&format!("{who}: exit status of {program} unknown: {why}"));
+                Ok(())
+            }
+        };
+        if let (true, KeyringOwner::Root, Some(pag)) = (started, self.options.keyring_owner, pag) {
+            match self.kernel.charge_to_root(pag, self.user.uid) {
+                Ok(n) => self.log.debug(&format!("{who}: gave {n} key(s) in PAG {pag} to root")),
+                Err(e) => self.log.error(&format!("{who}: cannot take the token keys off the user's quota: {e}")),
+            }
+        }
+        result
+    }
+}
+
+/// Why the token step did not succeed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TokenFailure {
+    /// No KRB5CCNAME (and not `always_aklog`): nothing to run yet.
+    Skipped,
+    /// It ran, or could not start, and failed (logged).
+    Failed,
+}
+
+use TokenFailure::{Failed as TokensFailed, Skipped as TokensSkipped};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,369 @@
+//! The hook logic against a scripted fake handle and a fake kernel.
+
+use nix::errno::Errno;
+use pag::config::pam::{KeyringOwner, OnClose, OnKeyringUnavailable};
+use pag::sys::SysError;
+
+use super::*;
+use crate::log::{Level, Lines};
+
+struct FakeHandle {
+    user: Result<String, Code>,
+    env: Vec<(String, String)>,
+    state: Option<SessionState>,
+}
+
+impl FakeHandle {
+    fn new(user: &str) -> Self {
+        FakeHandle { user: Ok(user.to_owned()), env: Vec::new(), state: None }
+    }
+}
+
+impl PamHandle for FakeHandle {
+    fn user(&self) -> Result<String, Code> {
+        self.user.clone()
+    }
+    fn service(&self) -> Option<String> {
+        Some("sshd".to_owned())
+    }
+    fn getenv(&self, name: &str) -> Option<String> {
+        self.env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+    }
+    fn env_list(&self) -> Vec<(String, String)> {
+        self.env.clone()
+    }
+    fn state(&self) -> Option<SessionState> {
+        self.state.clone()
+    }
+    fn set_state(&mut self, state: SessionState) -> Result<(), Code> {
+        self.state = Some(state);
+        Ok(())
+    }
+}
+
+struct FakeKernel {
+    calls: Vec<String>,
+    lookups: std::cell::Cell<usize>,
+    create: Result<i32, Errno>,
+    outcome: Outcome,
+    output: Vec<(Stream, &'static str)>,
+    runs: Vec<Run>,
+}
+
+impl Default for FakeKernel {
+    fn default() -> Self {
+        FakeKernel { calls: Vec::new(), lookups: Default::default(), create: Ok(777), outcome: Outcome::Exited(0), output: Vec::new(), runs: Vec::new() }
+    }
+}
+
+impl Kernel for FakeKernel {
+    fn lookup_user(&self, name: &str) -> Result<Option<UserEntry>, String> {
+        self.lookups.set(self.lookups.get() + 1);
+        Ok(match name {
+            "alice" => Some(UserEntry { name: "alice".into(), uid: 1000, gid: 100 }),
+            "root" => Some(UserEntry { name: "root".into(), uid: 0, gid: 0 }),
+            _ => None,
+        })
+    }
+    fn create_pag(&mut self, login: &LoginPag) -> pag::Result<i32> {
+        self.calls.push(format!("create owner={:?} link={}", login.keyring_owner, login.link_user_keyring));
+        self.create.map_err(|errno| pag::Error::keyring("creating the PAG keyring", SysError { op: "join", errno }))
+    }
+    fn unlog(&mut self, keyring: Option<i32>) -> pag::Result<usize> {
+        self.calls.push(format!("unlog {keyring:?}"));
+        Ok(2)
+    }
+    fn revoke(&mut self, keyring: i32) -> pag::Result<()> {
+        self.calls.push(format!("revoke {keyring}"));
+        Ok(())
+    }
+    fn charge_to_root(&mut self, keyring: i32, uid: u32) -> pag::Result<usize> {
+        self.calls.push(format!("charge {keyring} {uid}"));
+        Ok(1)
+    }
+    fn run_program(&mut self, run: &Run, relay: &mut dyn FnMut(Stream, &str)) -> Outcome {
+        self.calls.push(format!("run {}", run.program));
+        self.runs.push(run.clone());
+        for (s, l) in &self.output {
+            relay(*s, l);
+        }
+        self.outcome.clone()
+    }
+}
+
+/// One scripted PAM conversation: a handle, a kernel, options, the lines.
+struct Script {
+    handle: FakeHandle,
+    kernel: FakeKernel,
+    options: Options,
+    lines: Lines,
+}
+
+impl Script {
+    fn new() -> Self {
+        let options = Options { program: "/bin/tokens".into(), ..Options::default() };
+        Script { handle: FakeHandle::new("alice"), kernel: FakeKernel::default(), options, lines: Lines::default() }
+    }
+
+    fn call(&mut self, hook: Hook, args: &[&str]) -> Code {
+        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        let options = self.options.clone();
+        let resolve = move |a: &Arguments, _: &str| {
+            let mut o = options.clone();
+            if a.settings.debug == Some(true) {
+                o.debug = true;
+            }
+            Ok(o)
+        };
+        run(hook, &mut self.handle, &mut self.kernel, &args, &mut self.lines, &resolve)
+    }
+
+    fn texts(&self) -> Vec<String> {
+        self.lines.0.iter().map(|(_, l)| l.clone()).collect()
+    }
+}
+
+const ESTABLISH: Hook = Hook::Setcred(Cred::Establish);
+
+#[test]
+fn auth_and_account_are_ignored() {
+    let mut s = Script::new();
+    assert_eq!(s.call(Hook::Authenticate, &[]), pam::IGNORE);
+    assert_eq!(s.call(Hook::AcctMgmt, &[]), pam::IGNORE);
+    assert!(s.kernel.calls.is_empty() && s.lines.0.is_empty());
+}
+
+#[test]
+fn open_creates_one_pag_and_setcred_after_it_sees_it() {
+    let mut s = Script::new();
+    assert_eq!(s.call(Hook::OpenSession, &[]), pam::SUCCESS);
+    assert_eq!(s.call(ESTABLISH, &["debug"]), pam::SUCCESS);
+    assert_eq!(s.kernel.calls, ["create owner=Root link=true"]);
+    assert_eq!(
+        s.texts(),
+        [
+            "pam_pag(sshd:session): user alice: created PAG 777 (keyring owned by root)",
+            "pam_pag(sshd:setcred): user alice: PAG 777 already set up by this handle",
+            "pam_pag(sshd:setcred): user alice: no KRB5CCNAME; not running /bin/tokens",
+        ]
+    );
+}
+
+#[test]
+fn gdm_order_setcred_first_then_open() {
+    let mut s = Script::new();
+    assert_eq!(s.call(ESTABLISH, &[]), pam::SUCCESS);
+    assert_eq!(s.call(Hook::OpenSession, &[]), pam::SUCCESS);
+    assert_eq!(s.kernel.calls, ["create owner=Root link=true"]);
+    let alice = UserEntry { name: "alice".into(), uid: 1000, gid: 100 };
+    assert_eq!(s.handle.state, Some(SessionState { pag: Some(777), established: true, tokens_pending: true, closed: false, user: Some(alice) }));
+}
+
+#[test]
+fn sudo_order_reinitialize_before_open_does_nothing() {
+    let mut s = Script::new();
+    s.options.always_aklog = true;
+    assert_eq!(s.call(Hook::Setcred(Cred::Reinitialize), &[]), pam::IGNORE);
+    assert!(s.kernel.calls.is_empty());
+    assert_eq!(s.call(Hook::OpenSession, &[]), pam::SUCCESS);
+    assert_eq!(s.call(Hook::Setcred(Cred::Refresh), &[]), pam::SUCCESS);
+    assert_eq!(s.kernel.calls, ["create owner=Root link=true", "run /bin/tokens", "charge 777 1000", "run /bin/tokens", "charge 777 1000"]);
+}
+
+#[test]
+fn close_applies_on_close_once() {
+    for (on_close, expected, line) in [
+        (OnClose::Unlog, vec!["unlog Some(777)"], "removed 2 token(s) from PAG 777"),
+        (OnClose::Revoke, vec!["revoke 777"], "revoked PAG 777"),
+        (OnClose::Retain, vec![], "retained PAG 777"),
+    ] {
+        let mut s = Script::new();
+        s.options.on_close = on_close;
+        s.call(Hook::OpenSession, &[]);
+        s.kernel.calls.clear();
+        assert_eq!(s.call(Hook::CloseSession, &[]), pam::SUCCESS);
+        assert_eq!(s.call(Hook::Setcred(Cred::Delete), &[]), pam::SUCCESS);
+        assert_eq!(s.kernel.calls, expected);
+        assert_eq!(s.texts()[1], format!("pam_pag(sshd:session): user alice: session closed, {line}"));
+        assert_eq!(s.texts().len(), 2, "the second close logs nothing without debug");
+    }
+}
+
+#[test]
+fn close_without_open_is_ignored() {
+    let mut s = Script::new();
+    assert_eq!(s.call(Hook::CloseSession, &[]), pam::IGNORE);
+    assert!(s.kernel.calls.is_empty());
+}
+
+#[test]
+fn keyrings_blocked_ignore_or_fail() {
+    for errno in [Errno::EPERM, Errno::ENOSYS] {
+        let mut s = Script::new();
+        s.kernel.create = Err(errno);
+        assert_eq!(s.call(Hook::OpenSession, &[]), pam::IGNORE);
+        assert_eq!(s.lines.0.len(), 1);
+        assert_eq!(s.lines.0[0].0, Level::Warning);
+        assert!(s.texts()[0].starts_with("pam_pag(sshd:session): user alice: no PAG for this session: creating the PAG keyring: keyctl join: "));
+        assert_eq!(s.call(ESTABLISH, &[]), pam::SUCCESS, "the second hook sees the first decided");
+
+        let mut s = Script::new();
+        s.kernel.create = Err(errno);
+        s.options.on_keyring_unavailable = OnKeyringUnavailable::Fail;
+        assert_eq!(s.call(Hook::OpenSession, &[]), pam::SESSION_ERR);
+        let mut s = Script::new();
+        s.kernel.create = Err(errno);
+        s.options.on_keyring_unavailable = OnKeyringUnavailable::Fail;
+        assert_eq!(s.call(ESTABLISH, &[]), pam::CRED_ERR);
+    }
+}
+
+#[test]
+fn quota_failure_names_the_sysctl() {
+    let mut s = Script::new();
+    s.kernel.create = Err(Errno::EDQUOT);
+    assert_eq!(s.call(Hook::OpenSession, &[]), pam::SESSION_ERR);
+    assert!(s.texts()[0].contains("kernel.keys.maxkeys"), "{:?}", s.texts());
+}
+
+#[test]
+fn user_checks() {
+    let mut s = Script::new();
+    s.handle = FakeHandle::new("mallory");
+    assert_eq!(s.call(Hook::OpenSession, &[]), pam::USER_UNKNOWN);
+    assert_eq!(s.texts(), ["pam_pag(sshd:session): user mallory: unknown user"]);
+
+    let mut s = Script::new();
+    s.handle.user = Err(pam::SYSTEM_ERR);
+    assert_eq!(s.call(Hook::OpenSession, &[]), pam::SYSTEM_ERR);
+
+    let mut s = Script::new();
+    s.handle = FakeHandle::new("root");
+    s.options.ignore_root = true;
+    assert_eq!(s.call(Hook::OpenSession, &[]), pam::IGNORE);
+    s.options.ignore_root = false;
+    s.options.minimum_uid = 1;
+    assert_eq!(s.call(Hook::OpenSession, &[]), pam::IGNORE);
+    assert!(s.kernel.calls.is_empty());
+}
+
+#[test]
+fn arguments_unknown_logged_bad_fail_closed() {
+    let mut s = Script::new();
+    assert_eq!(s.call(Hook::OpenSession, &["frob"]), pam::SUCCESS);
+    assert_eq!(s.texts()[0], "pam_pag(sshd:session): ignoring unknown module argument `frob`");
+    let mut s = Script::new();
+    assert_eq!(s.call(Hook::OpenSession, &["timeout=x"]), pam::SERVICE_ERR);
+    assert_eq!(
+        s.texts(),
+        ["pam_pag(sshd:session): module argument `timeout=x`: `x` is not a non-negative integer; refusing to run with a half-applied configuration"]
+    );
+    assert!(s.kernel.calls.is_empty());
+}
+
+#[test]
+fn token_program_gets_only_pam_env_and_ccache() {
+    let mut s = Script::new();
+    s.options.cells = vec!["example.org".into()];
+    s.options.program_args = vec!["-d".into()];
+    s.handle.env = vec![("KRB5CCNAME".into(), "FILE:/tmp/krb5cc_1000".into()), ("LANG".into(), "C".into())];
+    assert_eq!(s.call(Hook::OpenSession, &[]), pam::SUCCESS);
+    let run = &s.kernel.runs[0];
+    assert_eq!(run.args, ["-d", "-cell", "example.org"]);
+    assert_eq!(run.env, [("LANG".to_owned(), "C".to_owned()), ("KRB5CCNAME".to_owned(), "FILE:/tmp/krb5cc_1000".to_owned())]);
+    assert_eq!((run.uid, run.gid, run.user.as_str()), (1000, 100, "alice"));
+    assert_eq!(run.timeout, Duration::from_secs(10));
+}
+
+#[test]
+fn no_ccache_no_program_unless_always_aklog() {
+    if std::env::var_os("KRB5CCNAME").is_some() {
+        panic!("unset KRB5CCNAME to run this test: the module falls back to the process environment");
+    }
+    let mut s = Script::new();
+    assert_eq!(s.call(Hook::OpenSession, &[]), pam::SUCCESS);
+    assert_eq!(s.kernel.calls, ["create owner=Root link=true"]);
+    let mut s = Script::new();
+    s.options.always_aklog = true;
+    s.call(Hook::OpenSession, &[]);
+    assert_eq!(s.kernel.calls[1], "run /bin/tokens");
+}
+
+#[test]
+fn token_failures_fail_only_when_required() {
+    for (outcome, line) in [
+        (Outcome::Exited(4), "user alice: /bin/tokens failed with exit status 4"),
+        (Outcome::TimedOut, "user alice: /bin/tokens did not finish within 10 s and was killed"),
+        (Outcome::NotStarted("No such file or directory (os error 2)".into()), "user alice: cannot run /bin/tokens: No such file or directory (os error 2)"),
+        (Outcome::Signalled(9), "user alice: /bin/tokens was killed by signal 9"),
+    ] {
+        for required in [false, true] {
+            let mut s = Script::new();
+            s.options.always_aklog = true;
+            s.options.tokens_required = required;
+            s.kernel.outcome = outcome.clone();
+            s.kernel.output = vec![(Stream::Stderr, "aklog: no ticket")];
+            let code = s.call(Hook::OpenSession, &[]);
+            assert_eq!(code, if required { pam::SESSION_ERR } else { pam::SUCCESS });
+            let texts = s.texts();
+            assert_eq!(texts.last().unwrap(), &format!("pam_pag(sshd:session): {line}"));
+            if !matches!(outcome, Outcome::NotStarted(_)) {
+                assert_eq!(texts[1], "pam_pag(sshd:session): user alice: /bin/tokens: aklog: no ticket");
+                assert_eq!(s.lines.0[1].0, Level::Notice);
+            }
+        }
+    }
+}
+
+#[test]
+fn user_owned_pag_keeps_keys_with_the_user() {
+    let mut s = Script::new();
+    s.options.keyring_owner = KeyringOwner::User;
+    s.options.always_aklog = true;
+    s.options.link_user_keyring = false;
+    s.call(Hook::OpenSession, &[]);
+    assert_eq!(s.kernel.calls, ["create owner=User link=false", "run /bin/tokens"]);
+}
+
+#[test]
+fn nopag_runs_tokens_in_the_session_keyring_and_unlogs_it() {
+    let mut s = Script::new();
+    s.options.nopag = true;
+    s.options.always_aklog = true;
+    assert_eq!(s.call(Hook::OpenSession, &[]), pam::SUCCESS);
+    assert_eq!(s.call(Hook::CloseSession, &[]), pam::SUCCESS);
+    assert_eq!(s.kernel.calls, ["run /bin/tokens", "unlog None"]);
+}
+
+#[test]
+fn later_hooks_reuse_the_user_entry_only_for_the_same_user() {
+    let mut s = Script::new();
+    s.call(Hook::OpenSession, &[]);
+    s.call(Hook::CloseSession, &[]);
+    assert_eq!(s.kernel.lookups.get(), 1);
+    s.handle.user = Ok("root".into());
+    s.call(Hook::CloseSession, &["debug"]);
+    assert_eq!(s.kernel.lookups.get(), 2, "another PAM_USER is looked up afresh");
+}
+
+#[test]
+fn a_new_session_after_close_on_the_same_handle_gets_a_new_pag() {
+    let mut s = Script::new();
+    s.call(Hook::OpenSession, &[]);
+    s.call(Hook::CloseSession, &[]);
+    s.kernel.create = Ok(778);
+    assert_eq!(s.call(Hook::OpenSession, &[]), pam::SUCCESS);
+    assert_eq!(s.kernel.calls, ["create owner=Root link=true", "unlog Some(777)", "create owner=Root link=true"]);
+    assert_eq!(s.handle.state.as_ref().unwrap().pag, Some(778));
+}
+
+#[test]
+fn login_order_tokens_wait_for_the_ticket_from_a_later_setcred() {
+    let mut s = Script::new();
+    assert_eq!(s.call(Hook::OpenSession, &[]), pam::SUCCESS);
+    assert_eq!(s.kernel.calls, ["create owner=Root link=true"], "no KRB5CCNAME yet");
+    s.handle.env.push(("KRB5CCNAME".into(), "FILE:/tmp/krb5cc_1000_x".into()));
+    assert_eq!(s.call(ESTABLISH, &[]), pam::SUCCESS);
+    assert_eq!(s.call(ESTABLISH, &[]), pam::SUCCESS);
+    assert_eq!(s.kernel.calls, ["create owner=Root link=true", "run /bin/tokens", "charge 777 1000"], "runs once");
+}

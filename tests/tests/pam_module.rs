@@ -1,0 +1,750 @@
+//! pam_pag.so through real libpam: every hook and setcred flag, the call
+//! orders of sshd, gdm, sudo and su, on_close, the token program's privilege
+//! drop, environment and time limit, config errors, blocked keyrings, and
+//! the exact syslog lines. Each test drives `pam-drive` in its own private
+//! mount namespace (test users in a private /etc/passwd, /dev/log captured).
+//! Needs root: CI runs these as root; as another user each test fails and
+//! says why.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const DRIVER: &str = env!("CARGO_BIN_EXE_pam-drive");
+
+fn require_root() {
+    assert!(
+        nix::unistd::Uid::effective().is_root(),
+        "this test loads pam_pag.so through libpam, creates PAGs for other users and mounts a \
+         private /etc/passwd and /dev/log: it needs root (CI runs it as root)"
+    );
+}
+
+/// The module cargo built for this test run (pam_pag is a dev-dependency).
+fn module() -> PathBuf {
+    if let Some(path) = std::env::var_os("PAM_PAG_MODULE") {
+        return path.into();
+    }
+    let debug_dir = Path::new(DRIVER).parent().expect("driver has a directory");
+    let path = debug_dir.join("deps/libpam_pag.so");
+    assert!(path.exists(), "{} not built", path.display());
+    path
+}
+
+/// One test's world: a service directory, scripts, a test user.
+struct Lab {
+    dir: tempfile::TempDir,
+    user: String,
+    uid: u32,
+}
+
+/// A uid per test and test process, so tests running in parallel (and
+/// other engineers' tests) never share a key quota.
+fn lab(tag: u32) -> Lab {
+    require_root();
+    let uid = 47000 + (std::process::id() % 400) * 30 + tag;
+    let dir = tempfile::Builder::new().prefix("pam-pag-test").tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    Lab { dir, user: format!("pagt{uid}"), uid }
+}
+
+struct Run {
+    steps: Vec<String>,
+    syslog: Vec<String>,
+    elapsed: Duration,
+}
+
+impl Lab {
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Write service `svc`: `MODULE` stands for the module path.
+    fn service(&self, text: &str) {
+        let module = module();
+        std::fs::write(self.path().join("svc"), text.replace("MODULE", &module.to_string_lossy())).unwrap();
+        std::fs::write(self.path().join("other"), "auth required pam_deny.so\naccount required pam_deny.so\n\
+             session required pam_deny.so\npassword required pam_deny.so\n").unwrap();
+    }
+
+    fn script(&self, name: &str, body: &str) -> String {
+        let path = self.path().join(name);
+        std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        path.to_string_lossy().into_owned()
+    }
+
+    fn user_spec(&self) -> String {
+        format!("{}:{}:{}:pagtgrp{}={}", self.user, self.uid, self.uid, self.uid, self.uid + 100000)
+    }
+
+    fn command(&self, extra: &[&str], steps: &[&str]) -> Command {
+        let mut cmd = Command::new(DRIVER);
+        cmd.args(["--confdir", &self.path().to_string_lossy(), "--add-user", &self.user_spec(), "--syslog"])
+            .args(extra)
+            .args(["svc", &self.user])
+            .args(steps)
+            .env_remove("KRB5CCNAME");
+        cmd
+    }
+
+    fn drive_with(&self, mut cmd: Command) -> Run {
+        let start = Instant::now();
+        let out = cmd.output().unwrap();
+        let elapsed = start.elapsed();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "pam-drive failed: {:?}\n{stderr}", out.status);
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let dir = self.path().to_string_lossy().into_owned();
+        let mut steps = Vec::new();
+        let mut syslog = Vec::new();
+        for line in text.lines() {
+            match line.strip_prefix("syslog ") {
+                Some(s) if s.contains(" pam_pag(") => {
+                    let (prio, rest) = s.split_once(' ').unwrap();
+                    let message = rest.split_once(": ").unwrap().1;
+                    let severity = prio.rsplit('.').next().unwrap();
+                    assert!(prio.starts_with("10."), "facility must be authpriv: {line}");
+                    syslog.push(normalise(&format!("{severity} {message}"), &dir, &self.user));
+                }
+                Some(_) => {}
+                None => steps.push(normalise(line, &dir, &self.user)),
+            }
+        }
+        Run { steps, syslog, elapsed }
+    }
+
+    fn drive(&self, steps: &[&str]) -> Run {
+        self.drive_with(self.command(&[], steps))
+    }
+}
+
+/// Replace what changes between runs: the temp dir, the user, PAG serials.
+fn normalise(line: &str, dir: &str, user: &str) -> String {
+    let line = line.replace(dir, "$DIR").replace(user, "$USER");
+    let mut out = String::new();
+    let mut rest = line.as_str();
+    while let Some(i) = rest.find("PAG ").or_else(|| rest.find("pag ")) {
+        out.push_str(&rest[..i + 4]);
+        rest = &rest[i + 4..];
+        let digits = rest.len() - rest.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+        if digits > 0 {
+            out.push('N');
+        }
+        rest = &rest[digits..];
+    }
+    out.push_str(rest);
+    out
+}
+
+fn strings(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| s.to_string()).collect()
+}
+
+#[test]
+fn only_the_pam_hooks_are_exported() {
+    let out = Command::new("nm").args(["-D", "--defined-only"]).arg(module()).output().expect("nm (binutils) is installed");
+    assert!(out.status.success());
+    let mut names: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(2).map(str::to_owned))
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        strings(&["pam_sm_acct_mgmt", "pam_sm_authenticate", "pam_sm_close_session", "pam_sm_open_session", "pam_sm_setcred"])
+    );
+}
+
+#[test]
+fn a_login_gets_a_root_owned_pag_that_the_user_can_use() {
+    let l = lab(0);
+    l.service("session required MODULE notokens\n");
+    let r = l.drive(&[
+        "open_session",
+        "show",
+        "user-sh:keyctl show @s >/dev/null && k=$(printf hello | keyctl padd user mine @s) && keyctl print $k && keyctl unlink $k @s >/dev/null && echo unlinked",
+        "user-sh:keyctl new_session >/dev/null 2>&1 || echo cannot-replace",
+        "close_session",
+        "end",
+    ]);
+    assert_eq!(
+        r.steps,
+        strings(&[
+            "open_session: 0 Success",
+            "show: pag N owner 0 marker_uid 0 uid 0 euid 0",
+            "hello",
+            "unlinked",
+            "user-sh:keyctl show @s >/dev/null && k=$(printf hello | keyctl padd user mine @s) && keyctl print $k && keyctl unlink $k @s >/dev/null && echo unlinked: exit 0",
+            "cannot-replace",
+            "user-sh:keyctl new_session >/dev/null 2>&1 || echo cannot-replace: exit 0",
+            "close_session: 0 Success",
+            "end: 0",
+        ])
+    );
+    assert_eq!(
+        r.syslog,
+        strings(&[
+            "6 pam_pag(svc:session): user $USER: created PAG N (keyring owned by root)",
+            "6 pam_pag(svc:session): user $USER: session closed, left PAG N (notokens, nothing to unlog)",
+        ])
+    );
+}
+
+#[test]
+fn keyring_owner_user_gives_the_pag_to_the_user() {
+    let l = lab(1);
+    l.service("session required MODULE notokens keyring_owner=user\n");
+    let r = l.drive(&["open_session", "show", "user-sh:keyctl new_session >/dev/null && echo replaced", "end"]);
+    assert_eq!(r.steps[1], format!("show: pag N owner {} marker_uid 0 uid 0 euid 0", l.uid));
+    assert_eq!(r.steps[2], "replaced");
+    assert_eq!(r.syslog, strings(&["6 pam_pag(svc:session): user $USER: created PAG N (keyring owned by the user)"]));
+}
+
+fn call_order_service(l: &Lab) {
+    let ok = l.script("ok.sh", "exit 0");
+    l.service(&format!(
+        "auth optional MODULE debug program={ok} always_aklog\nauth required pam_permit.so\n\
+         account optional MODULE debug\naccount required pam_permit.so\n\
+         session required MODULE debug program={ok} always_aklog\n"
+    ));
+}
+
+#[test]
+fn sshd_order_setcred_open_then_setcred_again_in_the_child() {
+    let l = lab(2);
+    call_order_service(&l);
+    let r = l.drive(&[
+        "setcred:establish", "open_session", "show", "fork", "initgroups", "setcred:establish", "show", "join",
+        "close_session", "setcred:delete", "end",
+    ]);
+    assert_eq!(r.steps[2], "show: pag N owner 0 marker_uid 0 uid 0 euid 0");
+    assert_eq!(r.steps[5], "show: pag N owner 0 marker_uid 0 uid 0 euid 0");
+    let created: Vec<_> = r.syslog.iter().filter(|l| l.contains("created PAG")).collect();
+    assert_eq!(created.len(), 1, "{:#?}", r.syslog);
+    assert_eq!(
+        r.syslog,
+        strings(&[
+            "6 pam_pag(svc:setcred): user $USER: created PAG N (keyring owned by root)",
+            "7 pam_pag(svc:setcred): user $USER: running $DIR/ok.sh",
+            "7 pam_pag(svc:setcred): user $USER: $DIR/ok.sh succeeded",
+            "7 pam_pag(svc:setcred): user $USER: gave 0 key(s) in PAG N to root",
+            "7 pam_pag(svc:session): user $USER: PAG N already set up by this handle",
+            "7 pam_pag(svc:setcred): user $USER: PAG N already set up by this handle",
+            "6 pam_pag(svc:session): user $USER: session closed, removed 0 token(s) from PAG N",
+            "7 pam_pag(svc:setcred): user $USER: already closed",
+        ])
+    );
+}
+
+#[test]
+fn the_child_is_in_the_same_pag_as_the_parent() {
+    let l = lab(3);
+    l.service("auth required pam_permit.so\nauth optional MODULE notokens\nsession required MODULE notokens\n");
+    let out = l.command(&[], &["setcred:establish", "open_session", "show", "fork", "setcred:establish", "show", "join", "end"]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let shows: Vec<&str> = text.lines().filter(|l| l.starts_with("show: pag ")).collect();
+    assert_eq!(shows.len(), 2, "{text}");
+    assert_eq!(shows[0], shows[1]);
+}
+
+#[test]
+fn gdm_order_setcred_before_open_session() {
+    let l = lab(4);
+    call_order_service(&l);
+    let r = l.drive(&["setcred:establish", "open_session", "close_session", "setcred:delete", "end"]);
+    assert_eq!(r.steps[..4], strings(&["setcred:establish: 0 Success", "open_session: 0 Success", "close_session: 0 Success", "setcred:delete: 0 Success"]));
+    assert_eq!(r.syslog.iter().filter(|l| l.contains("created PAG")).count(), 1);
+    assert_eq!(r.syslog[0], "6 pam_pag(svc:setcred): user $USER: created PAG N (keyring owned by root)");
+    assert_eq!(r.syslog[4], "7 pam_pag(svc:session): user $USER: PAG N already set up by this handle");
+}
+
+#[test]
+fn sudo_order_reinitialize_before_open_session_then_refresh() {
+    let l = lab(5);
+    call_order_service(&l);
+    let r = l.drive(&["setcred:reinitialize", "open_session", "setcred:refresh", "close_session", "end"]);
+    assert_eq!(
+        r.syslog,
+        strings(&[
+            "7 pam_pag(svc:setcred): user $USER: no session of this handle to refresh",
+            "6 pam_pag(svc:session): user $USER: created PAG N (keyring owned by root)",
+            "7 pam_pag(svc:session): user $USER: running $DIR/ok.sh",
+            "7 pam_pag(svc:session): user $USER: $DIR/ok.sh succeeded",
+            "7 pam_pag(svc:session): user $USER: gave 0 key(s) in PAG N to root",
+            "7 pam_pag(svc:setcred): user $USER: running $DIR/ok.sh",
+            "7 pam_pag(svc:setcred): user $USER: $DIR/ok.sh succeeded",
+            "7 pam_pag(svc:setcred): user $USER: gave 0 key(s) in PAG N to root",
+            "6 pam_pag(svc:session): user $USER: session closed, removed 0 token(s) from PAG N",
+        ])
+    );
+}
+
+#[test]
+fn su_order_auth_account_setcred_open_then_the_user_shell() {
+    let l = lab(6);
+    call_order_service(&l);
+    let r = l.drive(&[
+        "authenticate", "acct_mgmt", "setcred:establish", "open_session", "fork", "user-sh:keyctl rdescribe @s", "join",
+        "close_session", "setcred:delete", "end",
+    ]);
+    assert_eq!(r.steps[..4], strings(&["authenticate: 0 Success", "acct_mgmt: 0 Success", "setcred:establish: 0 Success", "open_session: 0 Success"]));
+    assert_eq!(r.steps[4], "keyring;0;0;3f030000;_ses", "the user's shell is in the root-owned PAG");
+    assert_eq!(r.syslog.iter().filter(|l| l.contains("created PAG")).count(), 1);
+}
+
+fn token_lab(tag: u32, on_close: &str) -> (Lab, Vec<String>) {
+    let l = lab(tag);
+    let adder = l.script("add-token.sh", "echo token-bytes | keyctl padd user afs@example.org @s >/dev/null");
+    l.service(&format!("session required MODULE program={adder} on_close={on_close}\n"));
+    let has = "root-sh:keyctl search @s user afs@example.org >/dev/null 2>&1 && echo has-token || echo no-token";
+    let r = l.drive(&[
+        "putenv:KRB5CCNAME=FILE:/tmp/krb5cc_test",
+        "open_session",
+        has,
+        "root-sh:keyctl rdescribe $(keyctl search @s user afs@example.org) | cut -d';' -f1,2,4,5",
+        "close_session",
+        has,
+        "end",
+    ]);
+    let interesting = r.steps.into_iter().filter(|s| !s.contains(": exit ") && !s.contains(": 0 Success")).collect();
+    assert!(r.syslog.iter().any(|s| s.starts_with("6 pam_pag(svc:session): user $USER: session closed, ")), "{:#?}", r.syslog);
+    (l, interesting)
+}
+
+#[test]
+fn on_close_unlog_removes_the_tokens_and_keys_are_charged_to_root() {
+    let (_l, steps) = token_lab(7, "unlog");
+    assert_eq!(steps, strings(&["has-token", "user;0;3f010000;afs@example.org", "no-token", "end: 0"]));
+}
+
+#[test]
+fn on_close_retain_keeps_them() {
+    let (_l, steps) = token_lab(8, "retain");
+    assert_eq!(steps, strings(&["has-token", "user;0;3f010000;afs@example.org", "has-token", "end: 0"]));
+}
+
+#[test]
+fn on_close_revoke_revokes_the_pag() {
+    let (l, steps) = token_lab(9, "revoke");
+    assert_eq!(steps, strings(&["has-token", "user;0;3f010000;afs@example.org", "no-token", "end: 0"]));
+    l.service("session required MODULE notokens on_close=revoke\n");
+    let r = l.drive(&["open_session", "close_session", "root-sh:keyctl rdescribe @s 2>&1", "end"]);
+    assert_eq!(r.steps[2], "keyctl_describe: Key has been revoked");
+    assert_eq!(r.syslog[1], "6 pam_pag(svc:session): user $USER: session closed, revoked PAG N");
+}
+
+#[test]
+fn no_krb5ccname_no_token_program_unless_always_aklog() {
+    let l = lab(10);
+    let shared = l.path().join("shared");
+    std::fs::create_dir(&shared).unwrap();
+    std::fs::set_permissions(&shared, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+    let marker = shared.join("ran");
+    let prog = l.script("touch.sh", &format!("touch {}", marker.display()));
+    l.service(&format!("session required MODULE debug program={prog}\n"));
+    let r = l.drive(&["open_session", "end"]);
+    assert_eq!(r.syslog[1], "7 pam_pag(svc:session): user $USER: no KRB5CCNAME; not running $DIR/touch.sh");
+    assert!(!marker.exists());
+    l.service(&format!("session required MODULE program={prog} always_aklog\n"));
+    l.drive(&["open_session", "end"]);
+    assert!(marker.exists());
+}
+
+#[test]
+fn token_program_runs_as_the_user_with_groups_gid_uid_dropped() {
+    let l = lab(11);
+    l.service("session required MODULE always_aklog program=/bin/grep program_arg=-E program_arg=^(Uid|Gid|Groups): program_arg=/proc/self/status\n");
+    let r = l.drive(&["open_session", "end"]);
+    let (u, g) = (l.uid, l.uid + 100000);
+    assert_eq!(
+        r.syslog[1..4],
+        [
+            format!("6 pam_pag(svc:session): user $USER: /bin/grep: Uid:\t{u}\t{u}\t{u}\t{u}"),
+            format!("6 pam_pag(svc:session): user $USER: /bin/grep: Gid:\t{u}\t{u}\t{u}\t{u}"),
+            format!("6 pam_pag(svc:session): user $USER: /bin/grep: Groups:\t{u} {g} "),
+        ]
+    );
+}
+
+#[test]
+fn token_program_environment_is_the_pam_environment_plus_krb5ccname() {
+    let l = lab(12);
+    l.service("session required MODULE program=/usr/bin/env\n");
+    let mut cmd = l.command(&[], &["putenv:LANG=C.UTF-8", "open_session", "end"]);
+    cmd.env("KRB5CCNAME", "FILE:/tmp/krb5cc_from_process").env("LD_LIBRARY_PATH", "/nonexistent").env("PAG_TEST_SECRET", "s3cret");
+    let r = l.drive_with(cmd);
+    let mut env = r.syslog[1..].to_vec();
+    env.sort();
+    assert_eq!(
+        env,
+        strings(&[
+            "6 pam_pag(svc:session): user $USER: /usr/bin/env: KRB5CCNAME=FILE:/tmp/krb5cc_from_process",
+            "6 pam_pag(svc:session): user $USER: /usr/bin/env: LANG=C.UTF-8",
+        ])
+    );
+}
+
+#[test]
+fn a_hanging_token_program_is_killed_at_the_time_limit() {
+    let l = lab(13);
+    let hang = l.script("hang.sh", "echo starting\nexec sleep 60");
+    l.service(&format!("session required MODULE program={hang} always_aklog timeout=1\n"));
+    let r = l.drive(&["open_session", "end"]);
+    assert!(r.elapsed < Duration::from_secs(8), "took {:?}", r.elapsed);
+    assert_eq!(r.steps[0], "open_session: 0 Success");
+    assert_eq!(
+        r.syslog[1..],
+        strings(&[
+            "6 pam_pag(svc:session): user $USER: $DIR/hang.sh: starting",
+            "3 pam_pag(svc:session): user $USER: $DIR/hang.sh did not finish within 1 s and was killed",
+        ])
+    );
+    l.service(&format!("session required MODULE program={hang} always_aklog timeout=1 tokens_required\n"));
+    let r = l.drive(&["open_session", "end"]);
+    assert_eq!(r.steps[0], "open_session: 14 Cannot make/remove an entry for the specified session");
+}
+
+#[test]
+fn a_program_that_daemonizes_does_not_hold_up_the_login() {
+    let l = lab(14);
+    let daemon = l.script("daemon.sh", "(sleep 30 &)\necho started");
+    l.service(&format!("session required MODULE program={daemon} always_aklog timeout=20\n"));
+    let r = l.drive(&["open_session", "end"]);
+    assert!(r.elapsed < Duration::from_secs(5), "took {:?}", r.elapsed);
+    assert_eq!(r.syslog[1], "6 pam_pag(svc:session): user $USER: $DIR/daemon.sh: started");
+}
+
+#[test]
+fn a_failing_token_program_is_logged_and_fails_only_with_tokens_required() {
+    let l = lab(15);
+    let fail = l.script("fail.sh", "echo 'aklog: no ticket' >&2\nexit 4");
+    l.service(&format!("session required MODULE program={fail} always_aklog\n"));
+    let r = l.drive(&["open_session", "end"]);
+    assert_eq!(r.steps[0], "open_session: 0 Success");
+    assert_eq!(
+        r.syslog[1..],
+        strings(&[
+            "5 pam_pag(svc:session): user $USER: $DIR/fail.sh: aklog: no ticket",
+            "3 pam_pag(svc:session): user $USER: $DIR/fail.sh failed with exit status 4",
+        ])
+    );
+    l.service("session required MODULE program=/nonexistent/aklog always_aklog tokens_required\n");
+    let r = l.drive(&["open_session", "end"]);
+    assert_eq!(r.steps[0], "open_session: 14 Cannot make/remove an entry for the specified session");
+    assert_eq!(r.syslog[1], "3 pam_pag(svc:session): user $USER: cannot run /nonexistent/aklog: No such file or directory (os error 2)");
+}
+
+fn config_case(l: &Lab, toml: &str) -> Run {
+    std::fs::write(l.path().join("pam_pag.toml"), toml).unwrap();
+    l.service("session required MODULE config=$DIR/pam_pag.toml\n".replace("$DIR", &l.path().to_string_lossy()).as_str());
+    l.drive(&["open_session", "end"])
+}
+
+#[test]
+fn config_errors_fail_closed_with_file_line_and_column() {
+    let l = lab(16);
+    let refuse = "; refusing to run with a half-applied configuration";
+    let r = config_case(&l, "[pam]\ndebug = true\nbogus = 1\n");
+    assert_eq!(r.steps[0], "open_session: 3 Error in service module");
+    assert_eq!(r.syslog.len(), 1);
+    assert!(r.syslog[0].starts_with("3 pam_pag(svc:session): $DIR/pam_pag.toml:3:1: key `pam.bogus`: unknown field `bogus`, expected one of"), "{}", r.syslog[0]);
+    assert!(r.syslog[0].ends_with(refuse));
+
+    let r = config_case(&l, "[pam]\ntimeout = \"10\"\n");
+    assert_eq!(r.syslog, [format!("3 pam_pag(svc:session): $DIR/pam_pag.toml:2:11: key `pam.timeout`: invalid type: string \"10\", expected u32{refuse}")]);
+
+    let r = config_case(&l, "[pam\n");
+    assert!(r.syslog[0].starts_with("3 pam_pag(svc:session): $DIR/pam_pag.toml:1:"), "{}", r.syslog[0]);
+    assert_eq!(r.steps[0], "open_session: 3 Error in service module");
+
+    let r = config_case(&l, "[pam.service.svc]\nprogram = \"aklog\"\n");
+    assert_eq!(r.syslog, [format!("3 pam_pag(svc:session): $DIR/pam_pag.toml:2:1: key `pam.service.svc.program`: must be an absolute path{refuse}")]);
+
+    l.service("session required MODULE config=/nonexistent/pam_pag.toml\n");
+    let r = l.drive(&["open_session", "end"]);
+    assert_eq!(r.syslog, [format!("3 pam_pag(svc:session): /nonexistent/pam_pag.toml: No such file or directory (os error 2){refuse}")]);
+}
+
+#[test]
+fn service_section_and_arguments_override_the_file() {
+    let l = lab(17);
+    let r = config_case(&l, "[pam]\nnotokens = true\non_close = \"retain\"\n[pam.service.svc]\ndebug = true\n[pam.service.login]\non_close = \"revoke\"\n");
+    assert_eq!(r.steps[0], "open_session: 0 Success");
+    assert_eq!(r.syslog, strings(&["6 pam_pag(svc:session): user $USER: created PAG N (keyring owned by root)"]));
+    let cfg = l.path().join("pam_pag.toml");
+    l.service(&format!("session required MODULE config={} on_close=revoke\n", cfg.display()));
+    let r = l.drive(&["open_session", "close_session", "end"]);
+    assert_eq!(r.syslog[1], "6 pam_pag(svc:session): user $USER: session closed, revoked PAG N");
+}
+
+#[test]
+fn arguments_unknown_are_logged_bad_values_fail_closed() {
+    let l = lab(18);
+    l.service("session required MODULE notokens frobnicate\n");
+    let r = l.drive(&["open_session", "end"]);
+    assert_eq!(r.steps[0], "open_session: 0 Success");
+    assert_eq!(r.syslog[0], "3 pam_pag(svc:session): ignoring unknown module argument `frobnicate`");
+    l.service("session required MODULE timeout=soon\n");
+    let r = l.drive(&["open_session", "end"]);
+    assert_eq!(r.steps[0], "open_session: 3 Error in service module");
+    assert_eq!(r.syslog, strings(&["3 pam_pag(svc:session): module argument `timeout=soon`: `soon` is not a non-negative integer; refusing to run with a half-applied configuration"]));
+}
+
+#[test]
+fn unknown_user_is_user_unknown() {
+    let l = lab(19);
+    l.service("session required MODULE\n");
+    let mut cmd = Command::new(DRIVER);
+    cmd.args(["--confdir", &l.path().to_string_lossy(), "--syslog", "svc", "pagt-nosuchuser", "open_session", "end"]);
+    let r = l.drive_with(cmd);
+    assert_eq!(r.steps[0], "open_session: 10 User not known to the underlying authentication module");
+    assert_eq!(r.syslog, strings(&["3 pam_pag(svc:session): user pagt-nosuchuser: unknown user"]));
+}
+
+#[test]
+fn root_and_low_uids_can_be_skipped() {
+    let l = lab(20);
+    l.service("session required MODULE debug ignore_root\nsession required pam_permit.so\n");
+    let mut cmd = Command::new(DRIVER);
+    cmd.args(["--confdir", &l.path().to_string_lossy(), "--syslog", "svc", "root", "open_session", "show", "end"]);
+    let r = l.drive_with(cmd);
+    assert_eq!(r.syslog, strings(&["7 pam_pag(svc:session): user root: ignored (ignore_root)"]));
+    l.service("session required MODULE minimum_uid=4000000000\nsession required pam_permit.so\n");
+    let r = l.drive(&["open_session", "end"]);
+    assert_eq!(r.steps[0], "open_session: 0 Success");
+    assert!(r.syslog.is_empty(), "{:?}", r.syslog);
+}
+
+#[test]
+fn blocked_keyrings_eperm_and_enosys() {
+    let l = lab(21);
+    for (mode, text) in [("eperm", "Operation not permitted"), ("enosys", "Function not implemented")] {
+        l.service("session required MODULE notokens\nsession required pam_permit.so\n");
+        let r = l.drive_with(l.command(&["--seccomp", mode], &["open_session", "end"]));
+        assert_eq!(r.steps[0], "open_session: 0 Success", "{mode}");
+        assert_eq!(r.syslog.len(), 1, "{mode}: {:?}", r.syslog);
+        assert_eq!(
+            r.syslog[0],
+            format!(
+                "4 pam_pag(svc:session): user $USER: no PAG for this session: using kernel keyrings: \
+                 keyctl get_keyring_id: {text} (kernel keyrings are blocked here, probably by a seccomp filter \
+                 (Docker's default profile denies keyctl, add_key and request_key); allow those system calls to use PAGs)"
+            )
+        );
+        l.service("session required MODULE notokens on_keyring_unavailable=fail\nsession required pam_permit.so\n");
+        let r = l.drive_with(l.command(&["--seccomp", mode], &["open_session", "end"]));
+        assert_eq!(r.steps[0], "open_session: 14 Cannot make/remove an entry for the specified session", "{mode}");
+        assert!(r.syslog[0].starts_with("3 pam_pag(svc:session): user $USER: cannot create a PAG: using kernel keyrings: "));
+    }
+}
+
+/// /proc/key-users: (keys, bytes) charged to `uid`.
+fn key_usage(uid: u32) -> (u64, u64) {
+    let text = std::fs::read_to_string("/proc/key-users").unwrap();
+    for line in text.lines() {
+        let mut f = line.split_whitespace();
+        if f.next() == Some(&format!("{uid}:")) {
+            let _usage = f.next();
+            let keys = f.next().unwrap().split('/').next().unwrap().parse().unwrap();
+            let bytes = f.next().unwrap().split('/').next().unwrap().parse().unwrap();
+            return (keys, bytes);
+        }
+    }
+    (0, 0)
+}
+
+/// Hold `n` sessions of the lab's user open, each in its own pam-drive.
+fn hold_sessions(l: &Lab, n: usize, first_steps: &[&str]) -> Vec<std::process::Child> {
+    let mut held = Vec::new();
+    for _ in 0..n {
+        let steps: Vec<&str> = first_steps.iter().copied().chain(["open_session", "wait-stdin", "end"]).collect();
+        let mut cmd = l.command(&[], &steps);
+        cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::inherit());
+        held.push(cmd.spawn().unwrap());
+    }
+    for child in &mut held {
+        let mut out = BufReader::new(child.stdout.as_mut().unwrap());
+        let mut line = String::new();
+        for _ in first_steps {
+            out.read_line(&mut line).unwrap();
+            line.clear();
+        }
+        out.read_line(&mut line).unwrap();
+        assert_eq!(line, "open_session: 0 Success\n");
+        line.clear();
+        out.read_line(&mut line).unwrap();
+        assert_eq!(line, "ready\n");
+    }
+    held
+}
+
+fn release(held: Vec<std::process::Child>) {
+    for mut child in held {
+        drop(child.stdin.take());
+        let _ = child.stdout.take().map(|mut s| std::io::copy(&mut s, &mut std::io::sink()));
+        child.wait().unwrap();
+    }
+}
+
+#[test]
+fn three_hundred_concurrent_sessions_leave_the_user_quota_alone() {
+    let l = lab(22);
+    // Each login's token program (as the user) adds a 600-byte token, which
+    // the module then gives to root; tokens_required makes any failure fail
+    // that login.
+    let token = l.script("token.sh", "head -c 600 /dev/zero | keyctl padd user afs@example.org @s >/dev/null");
+    l.service(&format!("session required MODULE program={token} tokens_required\n"));
+    let before = key_usage(l.uid);
+    let held = hold_sessions(&l, 300, &["putenv:KRB5CCNAME=FILE:/tmp/krb5cc_test"]);
+    let during = key_usage(l.uid);
+    // The user's own @u and @us at most; no PAG keyring, marker or token is charged to the user.
+    assert!(during.0 <= before.0 + 2, "user keys went from {before:?} to {during:?} with 300 sessions");
+    assert!(during.1 <= before.1 + 30, "user bytes went from {before:?} to {during:?} with 300 sessions");
+    let add = "user-sh:head -c 600 /dev/zero | keyctl padd user big @s >/dev/null && echo added";
+    let r = l.drive(&["open_session", "show", add, "end"]);
+    release(held);
+    assert_eq!(r.steps[0], "open_session: 0 Success");
+    assert_eq!(r.steps[1], "show: pag N owner 0 marker_uid 0 uid 0 euid 0");
+    assert_eq!(r.steps[2], "added", "{:?}", r.steps);
+}
+
+/// The control: a user-owned PAG is charged to the user, so the same load
+/// runs into the quota, and the log line names the sysctl to raise.
+#[test]
+fn user_owned_pags_hit_the_quota_and_say_which_sysctl() {
+    let l = lab(23);
+    l.service("session required MODULE notokens keyring_owner=user\n");
+    let maxkeys: usize = std::fs::read_to_string("/proc/sys/kernel/keys/maxkeys").unwrap().trim().parse().unwrap();
+    let held = hold_sessions(&l, maxkeys - 2, &[]);
+    let r = l.drive(&["open_session", "end"]);
+    release(held);
+    assert_eq!(r.steps[0], "open_session: 14 Cannot make/remove an entry for the specified session");
+    assert!(r.syslog[0].starts_with("3 pam_pag(svc:session): user $USER: cannot create a PAG: giving the PAG keyring to its owner: keyctl chown: Quota exceeded"), "{:?}", r.syslog);
+    assert!(r.syslog[0].contains("raise the sysctls kernel.keys.maxkeys and kernel.keys.maxbytes"));
+}
+
+#[test]
+fn pam_driver_reports_stdout_flushes() {
+    // The driver's own contract the tests above rely on: one line per step.
+    let l = lab(25);
+    l.service("session required pam_permit.so\n");
+    let r = l.drive(&["open_session", "close_session", "end"]);
+    assert_eq!(r.steps, strings(&["open_session: 0 Success", "close_session: 0 Success", "end: 0"]));
+    let _ = std::io::stdout().flush();
+}
+
+#[test]
+fn the_callers_sigchld_disposition_is_left_alone() {
+    let l = lab(24);
+    let ok = l.script("ok.sh", "echo hi");
+    l.service(&format!("session required MODULE program={ok} always_aklog\n"));
+    let r = l.drive(&["sigchld", "open_session", "sigchld", "end"]);
+    assert_eq!(r.steps[..3], strings(&["sigchld: default", "open_session: 0 Success", "sigchld: default"]));
+    assert_eq!(r.syslog[1], "6 pam_pag(svc:session): user $USER: $DIR/ok.sh: hi");
+    // An application that ignores SIGCHLD keeps ignoring it; the module cannot
+    // collect the status then (the kernel reaped the child) and says so.
+    let r = l.drive(&["ignore-sigchld", "open_session", "sigchld", "end"]);
+    assert_eq!(r.steps[..3], strings(&["ignore-sigchld: ok", "open_session: 0 Success", "sigchld: ignored"]));
+    assert_eq!(
+        r.syslog[1..],
+        strings(&[
+            "6 pam_pag(svc:session): user $USER: $DIR/ok.sh: hi",
+            "4 pam_pag(svc:session): user $USER: exit status of $DIR/ok.sh unknown: No child processes (os error 10)",
+        ])
+    );
+}
+
+#[test]
+fn login_order_open_before_setcred_runs_the_program_once_the_ticket_is_there() {
+    let l = lab(26);
+    let ok = l.script("ok.sh", "echo got tokens");
+    l.service(&format!(
+        "auth required pam_permit.so\nauth optional MODULE program={ok}\nsession required MODULE program={ok}\n"
+    ));
+    // util-linux login: open_session, then setcred(ESTABLISH); pam_krb5 puts
+    // KRB5CCNAME into the PAM environment in between (putenv stands in for it).
+    let r = l.drive(&["authenticate", "open_session", "putenv:KRB5CCNAME=FILE:/tmp/krb5cc_x", "setcred:establish", "close_session", "setcred:delete", "end"]);
+    assert_eq!(
+        r.syslog,
+        strings(&[
+            "6 pam_pag(svc:session): user $USER: created PAG N (keyring owned by root)",
+            "6 pam_pag(svc:setcred): user $USER: $DIR/ok.sh: got tokens",
+            "6 pam_pag(svc:session): user $USER: session closed, removed 0 token(s) from PAG N",
+        ])
+    );
+}
+
+#[test]
+fn the_pag_is_inherited_across_fork_exec_setsid_and_daemonizing() {
+    let l = lab(27);
+    l.service("session required MODULE notokens\n");
+    let shared = l.path().join("shared");
+    std::fs::create_dir(&shared).unwrap();
+    std::fs::set_permissions(&shared, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+    let out = shared.join("daemon");
+    let daemonize = format!(
+        "user-sh:echo in $(keyctl id @s); setsid sh -c 'echo in $(keyctl id @s)'; \
+         (setsid sh -c 'sleep 0.3; echo in $(keyctl id @s) > {}' </dev/null >/dev/null 2>&1 &)",
+        out.display()
+    );
+    let mut cmd = l.command(&[], &["open_session", "root-sh:echo pag $(keyctl id @s)", &daemonize, "end"]);
+    let output = cmd.output().unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !out.exists() || std::fs::read_to_string(&out).unwrap().is_empty() {
+        assert!(Instant::now() < deadline, "the daemon never wrote:\n{text}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let pag = text.lines().find_map(|l| l.strip_prefix("pag ")).expect("driver's serial").trim().to_owned();
+    let seen: Vec<&str> = text.lines().filter_map(|l| l.strip_prefix("in ")).collect();
+    assert_eq!(seen, [pag.as_str(), pag.as_str()], "{text}");
+    assert_eq!(std::fs::read_to_string(&out).unwrap().trim(), format!("in {pag}"));
+}
+
+/// conf/pam.d/su-l, with the system's own su and common-* files around it,
+/// loads and gives `su -l`'s target user a PAG (su's call order: authenticate
+/// as root through pam_rootok, setcred, open_session). The whole system
+/// session stack runs (pam_unix, pam_krb5 and pam_systemd, all of which log
+/// to the captured /dev/log only).
+#[test]
+fn the_su_l_example_stack_works() {
+    let l = lab(28);
+    let confdir = l.path().join("pam.d");
+    std::fs::create_dir(&confdir).unwrap();
+    for entry in std::fs::read_dir("/etc/pam.d").unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_type().unwrap().is_file() {
+            std::fs::copy(entry.path(), confdir.join(entry.file_name())).unwrap();
+        }
+    }
+    let example = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../conf/pam.d/su-l")).unwrap();
+    let module = module();
+    std::fs::write(confdir.join("su-l"), example.replace("pam_pag.so", &module.to_string_lossy())).unwrap();
+    let mut cmd = Command::new(DRIVER);
+    cmd.args(["--confdir", &confdir.to_string_lossy(), "--add-user", &l.user_spec(), "--syslog", "su-l", &l.user])
+        .args(["authenticate", "setcred:establish", "open_session", "show", "close_session", "setcred:delete", "end"]);
+    let r = l.drive_with(cmd);
+    assert_eq!(
+        r.steps,
+        strings(&[
+            "authenticate: 0 Success",
+            "setcred:establish: 0 Success",
+            "open_session: 0 Success",
+            "show: pag N owner 0 marker_uid 0 uid 0 euid 0",
+            "close_session: 0 Success",
+            "setcred:delete: 0 Success",
+            "end: 0",
+        ])
+    );
+    assert_eq!(
+        r.syslog,
+        strings(&[
+            // pam_rootok is `sufficient` in su's auth stack, so setcred ends
+            // before pam_pag's auth line; open_session creates the PAG.
+            "6 pam_pag(su-l:session): user $USER: created PAG N (keyring owned by root)",
+            "6 pam_pag(su-l:session): user $USER: session closed, removed 0 token(s) from PAG N",
+        ])
+    );
+}
