@@ -6,7 +6,7 @@ mod support;
 
 use std::time::Duration;
 
-use pag_tests::container::{Container, PamStack, User};
+use pag_tests::container::{As, Container, PamStack, User};
 use support::{assert_keyinit_session_keyring, session_keyring};
 
 type Result<T = ()> = pag_tests::container::Result<T>;
@@ -119,6 +119,23 @@ fn login_as_types_name_and_password_and_reaches_the_shell() -> Result {
         tty.send_line("exit")?;
         tty.wait(t)?;
     }
+    ct.teardown()?;
+    Ok(())
+}
+
+#[test]
+fn the_systems_own_su_l_stack_runs_in_a_host_pam_d_copy() -> Result {
+    let ct = Container::builder()
+        .user(User::new("erin"))
+        .host_pam_d()
+        .start()?;
+    let stack = ct.exec(&As::Root, &["cat", "/etc/pam.d/su-l"])?;
+    stack
+        .assert_stdout_contains("include")
+        .assert_stdout_contains("su");
+    let out = ct.su_l("erin", "id -un")?;
+    out.assert_success();
+    assert_eq!(out.stdout, "erin\n");
     ct.teardown()?;
     Ok(())
 }

@@ -21,6 +21,7 @@ use super::{built_binary, Container};
 pub struct ContainerBuilder {
     users: Vec<User>,
     stacks: BTreeMap<String, PamStack>,
+    host_pam_d: bool,
     krb5_conf: Option<String>,
     files: Vec<(String, String, u32)>,
     sshd: bool,
@@ -41,6 +42,15 @@ impl ContainerBuilder {
     /// pam_unix stacks (sshd, login, su, su-l) and `other` denies.
     pub fn pam(mut self, service: &str, stack: PamStack) -> Self {
         self.stacks.insert(service.to_owned(), stack);
+        self
+    }
+
+    /// Start `/etc/pam.d` from a copy of the host's (its `common-*` files
+    /// and service stacks) instead of the harness's pam_unix defaults;
+    /// stacks set with [`ContainerBuilder::pam`] still replace files of it.
+    /// For testing shipped stacks that `@include` the system's.
+    pub fn host_pam_d(mut self) -> Self {
+        self.host_pam_d = true;
         self
     }
 
@@ -120,7 +130,11 @@ impl ContainerBuilder {
             .zip(&leases)
             .map(|(u, lease)| UserRecord::new(u, lease.uid))
             .collect();
-        let mut stacks: BTreeMap<String, PamStack> = default_stacks().into_iter().collect();
+        let mut stacks: BTreeMap<String, PamStack> = if self.host_pam_d {
+            rootfs::host_pam_d()?
+        } else {
+            default_stacks().into_iter().collect()
+        };
         stacks.extend(self.stacks);
         let dir = rootfs::new_dir()?;
         // From here on the Container owns the directory and cleans it up on error.

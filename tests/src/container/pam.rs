@@ -13,6 +13,39 @@ impl PamStack {
         Self::default()
     }
 
+    /// A stack from the text of a pam.d file (an example shipped in `conf/`,
+    /// a copy of a system file), line by line as it is.
+    pub fn from_text(text: &str) -> Self {
+        Self {
+            lines: text.lines().map(str::to_owned).collect(),
+        }
+    }
+
+    /// The stack with every `from` module field replaced by `to`: for
+    /// example the bare `pam_pag.so` of a shipped stack by the path of the
+    /// module just built.
+    pub fn replace_module(self, from: &str, to: &str) -> Self {
+        let lines = self
+            .lines
+            .into_iter()
+            .map(|line| {
+                if line.trim_start().starts_with('#') {
+                    return line;
+                }
+                let words: Vec<&str> = line.split_whitespace().collect();
+                match words.iter().position(|w| *w == from) {
+                    Some(at) => {
+                        let mut words: Vec<String> = words.iter().map(|w| (*w).to_owned()).collect();
+                        words[at] = to.to_owned();
+                        words.join(" ")
+                    }
+                    None => line,
+                }
+            })
+            .collect();
+        Self { lines }
+    }
+
     /// Password authentication and accounts by pam_unix, no session modules:
     /// the base a test adds its `session` lines to.
     pub fn unix_auth() -> Self {
@@ -109,6 +142,17 @@ mod tests {
              account required pam_unix.so\n\
              password required pam_unix.so\n\
              session optional pam_keyinit.so force revoke\n"
+        );
+    }
+
+    #[test]
+    fn shipped_stacks_get_the_built_module() {
+        let shipped = "# pam_pag.so comment stays\n@include common-auth\nauth optional pam_pag.so\nsession required pam_pag.so debug\n";
+        let stack = PamStack::from_text(shipped).replace_module("pam_pag.so", "/build/libpam_pag.so");
+        assert_eq!(
+            stack.render(),
+            "# written by the pag test harness\n# pam_pag.so comment stays\n@include common-auth\n\
+             auth optional /build/libpam_pag.so\nsession required /build/libpam_pag.so debug\n"
         );
     }
 

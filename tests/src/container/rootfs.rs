@@ -199,6 +199,26 @@ fn copy_tree(from: &Path, to: &Path) -> Result<()> {
     Ok(())
 }
 
+/// The host's `/etc/pam.d`, file by file.
+pub(crate) fn host_pam_d() -> Result<BTreeMap<String, PamStack>> {
+    let mut stacks = BTreeMap::new();
+    for entry in fs::read_dir("/etc/pam.d").map_err(io_context("/etc/pam.d"))? {
+        let entry = entry.map_err(io_context("/etc/pam.d"))?;
+        if entry
+            .file_type()
+            .map_err(io_context(entry.path().display()))?
+            .is_file()
+        {
+            let text = fs::read_to_string(entry.path()).map_err(io_context(entry.path().display()))?;
+            stacks.insert(
+                entry.file_name().to_string_lossy().into_owned(),
+                PamStack::from_text(&text),
+            );
+        }
+    }
+    Ok(stacks)
+}
+
 fn write_pam_d(dir: &Path, stacks: &BTreeMap<String, PamStack>) -> Result<()> {
     let pam_d = dir.join("etc/pam.d");
     mkdir(&pam_d, 0o755)?;
