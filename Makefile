@@ -33,11 +33,15 @@ all: build
 
 build:
 	$(CARGO) build --release --workspace
+	@# pagsh is installed statically linked: it starts faster than keyctl(1)
+	@# that way (bench/pagsh); see scripts/build-pagsh-static.
+	scripts/build-pagsh-static >/dev/null
 
 install: build
 	install -D -m 0644 $(RELEASE)/libpam_pag.so $(DESTDIR)$(SECUREDIR)/pam_pag.so
 	install -d $(DESTDIR)$(BINDIR)
-	@for b in $(BINARIES); do \
+	install -m 0755 target/static/release/pagsh $(DESTDIR)$(BINDIR)/pagsh
+	@for b in $(filter-out pagsh,$(BINARIES)); do \
 	    if [ -f $(RELEASE)/$$b ]; then \
 	        echo "install -m 0755 $(RELEASE)/$$b $(DESTDIR)$(BINDIR)/$$b"; \
 	        install -m 0755 $(RELEASE)/$$b $(DESTDIR)$(BINDIR)/$$b; \
