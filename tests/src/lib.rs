@@ -3,4 +3,5 @@
 
 #![forbid(unsafe_code)]
 
+pub mod kdc;
 pub mod seccomp;
