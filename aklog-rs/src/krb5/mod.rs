@@ -125,6 +125,25 @@ impl Context {
         }
     }
 
+    /// A string a libkrb5 call returns through an out-pointer: `call` fills
+    /// it (returning a krb5 error code), it is copied, and `free` releases it.
+    fn out_string(
+        &self,
+        call: impl FnOnce(*mut *mut libc::c_char) -> i32,
+        free: impl FnOnce(*mut libc::c_char),
+    ) -> Krb5Result<String> {
+        let mut text: *mut libc::c_char = ptr::null_mut();
+        self.check(call(&mut text))?;
+        if text.is_null() {
+            return Ok(String::new());
+        }
+        // SAFETY: on success libkrb5 stored a NUL-terminated string, which we
+        // copy before `free` releases it.
+        let owned = unsafe { CStr::from_ptr(text) }.to_string_lossy().into_owned();
+        free(text);
+        Ok(owned)
+    }
+
     /// The name of the default credentials cache (`KRB5CCNAME`, else the
     /// `default_ccache_name` of krb5.conf, else libkrb5's built-in default).
     pub fn default_ccache_name(&self) -> Option<String> {
@@ -212,15 +231,12 @@ pub struct Ccache<'c> {
 impl<'c> Ccache<'c> {
     /// The cache's full name, `TYPE:residual`.
     pub fn full_name(&self) -> Krb5Result<String> {
-        let mut name: *mut libc::c_char = ptr::null_mut();
-        // SAFETY: live context and cache, valid out-pointer; the string is
-        // copied and freed with krb5_free_string.
-        unsafe {
-            self.context.check(bindings::krb5_cc_get_full_name(self.context.raw, self.raw, &mut name))?;
-            let owned = CStr::from_ptr(name).to_string_lossy().into_owned();
-            bindings::krb5_free_string(self.context.raw, name);
-            Ok(owned)
-        }
+        self.context.out_string(
+            // SAFETY: live context and cache; `out` is a valid out-pointer.
+            |out| unsafe { bindings::krb5_cc_get_full_name(self.context.raw, self.raw, out) },
+            // SAFETY: the string came from krb5_cc_get_full_name.
+            |text| unsafe { bindings::krb5_free_string(self.context.raw, text) },
+        )
     }
 
     /// The cache's default client principal; fails when the cache does not
@@ -268,15 +284,12 @@ pub struct Principal<'c> {
 impl Principal<'_> {
     /// The principal as text, `name/instance@REALM`.
     pub fn name(&self) -> Krb5Result<String> {
-        let mut text: *mut libc::c_char = ptr::null_mut();
-        // SAFETY: live context and principal, valid out-pointer; the string
-        // is copied and freed with the matching function.
-        unsafe {
-            self.context.check(bindings::krb5_unparse_name(self.context.raw, self.raw, &mut text))?;
-            let owned = CStr::from_ptr(text).to_string_lossy().into_owned();
-            bindings::krb5_free_unparsed_name(self.context.raw, text);
-            Ok(owned)
-        }
+        self.context.out_string(
+            // SAFETY: live context and principal; `out` is a valid out-pointer.
+            |out| unsafe { bindings::krb5_unparse_name(self.context.raw, self.raw, out) },
+            // SAFETY: the string came from krb5_unparse_name.
+            |text| unsafe { bindings::krb5_free_unparsed_name(self.context.raw, text) },
+        )
     }
 }
 

@@ -108,9 +108,16 @@ impl Fx {
     }
 }
 
-/// The tokens of `tokens --json` output.
+/// The `tokens --json` object in `stdout`: from its first `{` to the end.
 pub fn json_tokens(stdout: &str) -> serde_json::Value {
-    serde_json::from_str(stdout).unwrap_or_else(|e| panic!("tokens --json printed bad JSON ({e}): {stdout}"))
+    let start = stdout.find('{').unwrap_or_else(|| panic!("no JSON in {stdout}"));
+    serde_json::from_str(&stdout[start..]).unwrap_or_else(|e| panic!("tokens --json printed bad JSON ({e}): {stdout}"))
+}
+
+/// The run ended with `code` and said `needle` on stderr.
+pub fn assert_fails(out: &Out, code: i32, needle: &str) {
+    assert_eq!(out.code, code, "{out:?}");
+    assert!(out.stderr.contains(needle), "expected {needle:?} on stderr: {}", out.stderr);
 }
 
 /// The reference script, run with python3.
