@@ -6,45 +6,68 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use chrono::{Local, TimeZone};
+use chrono::{Datelike, Local, TimeZone, Timelike};
 use pag::token::Token;
 use serde::Serialize;
 
 use crate::place::Place;
 
-/// The expiry as OpenAFS prints it: ctime's "Mon DD HH:MM", local time.
+const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+
+/// The expiry as OpenAFS prints it: ctime's "Mon DD HH:MM" (day padded
+/// with a space), local time. Written out rather than through chrono's
+/// strftime, whose per-call format parsing showed in `tokens`' profile.
 pub fn expiry_text(expiry: u32) -> String {
     match Local.timestamp_opt(i64::from(expiry), 0).single() {
-        Some(t) => t.format("%b %e %H:%M").to_string(),
+        Some(t) => format!("{} {:>2} {:02}:{:02}", MONTHS[t.month0() as usize], t.day(), t.hour(), t.minute()),
         None => format!("@{expiry}"),
     }
 }
 
 /// One token line.
 pub fn token_line(token: &Token, now: SystemTime) -> String {
-    let who = match &token.principal {
-        Some(p) => format!("User's ({p}) tokens"),
-        None => "Tokens".to_owned(),
-    };
-    let when = if token.is_expired_at(now) {
-        "[>> Expired <<]".to_owned()
+    let mut line = String::with_capacity(128);
+    push_token_line(&mut line, token, now);
+    line
+}
+
+/// Append one token line (without newline) to `out`; written in place, as
+/// `tokens` may list many tokens and each intermediate String showed in its
+/// profile.
+fn push_token_line(out: &mut String, token: &Token, now: SystemTime) {
+    match &token.principal {
+        Some(p) => {
+            out.push_str("User's (");
+            out.push_str(p);
+            out.push_str(") tokens");
+        }
+        None => out.push_str("Tokens"),
+    }
+    out.push_str(" for afs@");
+    out.push_str(&token.cell);
+    if token.is_expired_at(now) {
+        out.push_str(" [>> Expired <<]");
     } else {
-        format!("[Expires {}]", expiry_text(token.rxkad.expiry))
-    };
-    format!("{who} for {} {when} ({} key)", token.description(), token.key_type)
+        out.push_str(" [Expires ");
+        out.push_str(&expiry_text(token.rxkad.expiry));
+        out.push(']');
+    }
+    out.push_str(" (");
+    out.push_str(token.key_type.name());
+    out.push_str(" key)");
 }
 
 /// The whole listing: a header naming the PAG (or saying there is none),
 /// one line per token, and OpenAFS's end marker.
 pub fn text(place: Option<&Place>, tokens: &[Token], now: SystemTime) -> String {
-    let mut out = String::from("\n");
+    let mut out = String::with_capacity(128 * (tokens.len() + 2));
     match place {
-        Some(Place::Pag(p)) => out.push_str(&format!("Tokens held in PAG {}:\n\n", p.id())),
-        Some(other) => out.push_str(&format!("You are not in a PAG. Tokens held in the {}:\n\n", other.describe())),
-        None => out.push_str("You are not in a PAG and have no session keyring; there are no tokens.\n\n"),
+        Some(Place::Pag(p)) => out.push_str(&format!("\nTokens held in PAG {}:\n\n", p.id())),
+        Some(other) => out.push_str(&format!("\nYou are not in a PAG. Tokens held in the {}:\n\n", other.describe())),
+        None => out.push_str("\nYou are not in a PAG and have no session keyring; there are no tokens.\n\n"),
     }
     for t in tokens {
-        out.push_str(&token_line(t, now));
+        push_token_line(&mut out, t, now);
         out.push('\n');
     }
     out.push_str("   --End of list--\n");
@@ -135,6 +158,15 @@ mod tests {
         assert!(live.ends_with("] (user key)"), "{live}");
         let expired = token_line(&token("c", 999, None), now);
         assert_eq!(expired, "Tokens for afs@c [>> Expired <<] (user key)");
+    }
+
+    #[test]
+    fn expiry_reads_like_ctime() {
+        // Compare with chrono's own strftime of the same instant.
+        for t in [0u32, 1_795_800_295, 1_700_000_000, 2_000_000_000] {
+            let want = Local.timestamp_opt(i64::from(t), 0).unwrap().format("%b %e %H:%M").to_string();
+            assert_eq!(expiry_text(t), want);
+        }
     }
 
     #[test]
