@@ -156,13 +156,23 @@ pub fn run(cli: &Cli) -> Result<Exit, Failure> {
     if !fetched.is_empty() {
         let mut storer = Storer { choice, force: cli.force, warned: false, debug: cli.debug };
         let mut stored = |place: &Place| -> Result<(), Failure> {
+            let mut first_failure = None;
             for f in &fetched {
                 if let Err(failure) = storer.store(place, &f.token) {
                     eprintln!("aklog: {failure}");
+                    first_failure.get_or_insert(failure.exit);
                     failures.push(failure);
                 }
             }
-            Ok(())
+            // With -setpag, a PAG without a single token is not worth giving
+            // to the shell: it would lose its current keyring for nothing.
+            match first_failure {
+                Some(exit) if cli.setpag && failures.len() == cells.len() => Err(Failure::new(
+                    exit,
+                    "-setpag: no token could be stored, so the shell keeps its session keyring",
+                )),
+                _ => Ok(()),
+            }
         };
         if cli.setpag {
             let pag = place::new_pag_for_parent(&mut stored)?;

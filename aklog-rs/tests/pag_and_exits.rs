@@ -187,3 +187,35 @@ fn path_outside_afs_exits_6() {
     let out = fx.session(&fx.file_ccache("cc"), "aklog -path /tmp");
     assert_fails(&out, 6, "not in AFS");
 }
+
+#[test]
+fn tokens_marks_an_expired_token() {
+    let fx = fixture();
+    // A 3-second TGT gives a service ticket (and token) ending with it.
+    let script = "printf '%s\\n' \"$PW\" | kinit -l 3s user >/dev/null || exit 99; \
+                  aklog -c example.org || exit $?; tokens; sleep 4; tokens; tokens --json";
+    let out = fx.session_as(Session::Fresh, &fx.file_ccache("cc"), false, script);
+    assert_eq!(out.code, 0, "{out:?}");
+    let listings: Vec<&str> = out.stdout.split("--End of list--\n").collect();
+    assert!(listings[0].contains("tokens for afs@example.org [Expires "), "{}", listings[0]);
+    assert!(listings[1].contains("tokens for afs@example.org [>> Expired <<]"), "{}", listings[1]);
+    let v = json_tokens(listings[2]);
+    assert_eq!(v["tokens"][0]["expired"], true, "{v}");
+}
+
+#[test]
+fn setpag_without_any_stored_token_leaves_the_shell_alone() {
+    if std::path::Path::new("/proc/net/rxrpc").exists() {
+        panic!("this test needs a kernel without AF_RXRPC, so that --key-type rxrpc fails to store");
+    }
+    let fx = fixture();
+    let out = fx.session(
+        &fx.file_ccache("cc"),
+        "keyctl show @s; echo ==; aklog -setpag --key-type rxrpc -c example.org; echo rc=$?; echo ==; keyctl show @s",
+    );
+    let parts: Vec<&str> = out.stdout.split("==\n").collect();
+    assert_eq!(parts.len(), 3, "{out:?}");
+    assert!(parts[1].starts_with("rc=5"), "{out:?}");
+    assert_eq!(session_serial(parts[0]), session_serial(parts[2]), "the shell's @s changed: {out:?}");
+    assert!(out.stderr.contains("the shell keeps its session keyring"), "{}", out.stderr);
+}
