@@ -175,7 +175,8 @@ pub fn run(cli: &Cli) -> Result<Exit, Failure> {
             }
         };
         if cli.setpag {
-            let pag = place::new_pag_for_parent(&mut stored)?;
+            let carry = place::session_ccache_keyring(&creds.ccache_name);
+            let pag = place::new_pag_for_parent(carry, &mut stored)?;
             debug(&format!("new PAG {} for the parent process", pag.id()));
         } else {
             let place = Place::current(true)?

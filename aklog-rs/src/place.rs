@@ -81,13 +81,39 @@ impl Place {
     }
 }
 
+/// The keyring of a `KEYRING:session:NAME[:...]` credentials cache: MIT
+/// keeps the collection in a keyring `_krb_NAME` in the session keyring.
+pub fn session_ccache_keyring(ccache_name: &str) -> Option<KeySerial> {
+    let collection = ccache_name.strip_prefix("KEYRING:session:")?.split(':').next()?;
+    sys::search(Special::Session.serial(), "keyring", &format!("_krb_{collection}")).ok()
+}
+
 /// `-setpag`: a new PAG holding `fill`'s tokens, handed to the parent
 /// process (the calling shell) with KEYCTL_SESSION_TO_PARENT. The parent
 /// switches when it next returns to user space, that is as soon as it sees
 /// this process exit.
-pub fn new_pag_for_parent(fill: impl FnOnce(&Place) -> Result<(), Failure>) -> Result<Pag, Failure> {
+///
+/// `carry` is a keyring to link into the new PAG as well: a
+/// `KEYRING:session:` credentials cache, which the shell would otherwise
+/// lose with its old session keyring.
+pub fn new_pag_for_parent(
+    carry: Option<KeySerial>,
+    fill: impl FnOnce(&Place) -> Result<(), Failure>,
+) -> Result<Pag, Failure> {
+    // Keep the cache possessed across the join through the process keyring:
+    // outside the old session keyring its owner may only view it.
+    let holder = carry.and_then(|k| {
+        let process = sys::special_id(Special::Process, true).ok()?;
+        sys::link(k, process).ok().map(|()| (k, process))
+    });
     let options = pag::CreateOptions { owner: None, link_user_keyring: true };
     let pag = pag::create(&options).map_err(|e| Failure::new(Exit::Token, format!("-setpag: {e}")))?;
+    if let Some((ccache, process)) = holder {
+        if let Err(e) = sys::link(ccache, pag.keyring()) {
+            eprintln!("aklog: warning: -setpag: the Kerberos cache stays behind in the old session keyring: {e}");
+        }
+        let _ = sys::unlink(ccache, process);
+    }
     fill(&Place::Pag(pag.clone()))?;
     sys::session_to_parent().map_err(|e| {
         let why = match e.errno {

@@ -219,3 +219,18 @@ fn setpag_without_any_stored_token_leaves_the_shell_alone() {
     assert_eq!(session_serial(parts[0]), session_serial(parts[2]), "the shell's @s changed: {out:?}");
     assert!(out.stderr.contains("the shell keeps its session keyring"), "{}", out.stderr);
 }
+
+#[test]
+fn setpag_takes_a_keyring_session_cache_along() {
+    let fx = fixture();
+    let out = fx.session(
+        "KEYRING:session:aklog-setpag",
+        "aklog -setpag -c example.org || exit $?; keyctl show @s; echo ==; klist",
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    let (show, klist) = out.stdout.split_once("==\n").unwrap();
+    assert!(show.contains("user: pag:marker"), "{show}");
+    assert!(show.contains("keyring: _krb_aklog-setpag"), "the cache was left behind: {show}");
+    assert!(klist.contains("Default principal: user@AKLOG.TEST"), "{klist}");
+    assert!(klist.contains("afs/example.org@AKLOG.TEST"), "{klist}");
+}
