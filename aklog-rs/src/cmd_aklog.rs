@@ -97,31 +97,9 @@ pub fn run(cli: &Cli) -> Result<Exit, Failure> {
     };
     let config = Config::load_or_default(&pag::config::tool_path())
         .map_err(|e| Failure::new(Exit::AfsConfig, e.to_string()))?;
-
-    let mut given = Vec::new();
-    let mut paths: Vec<&Path> = cli.paths.iter().map(PathBuf::as_path).collect();
-    for arg in cli.cells.iter().chain(&cli.positional) {
-        if cli.positional.contains(arg) && arg.contains('/') {
-            paths.push(Path::new(arg));
-            continue;
-        }
-        if let Some(problem) = check_name("cell", arg) {
-            return Err(Failure::new(Exit::Usage, problem));
-        }
-        given.push(arg.clone());
-    }
-    for path in paths {
-        given.push(cells::cell_of_path(path)?);
-    }
+    let cells = cells_to_use(cli, &config, &debug)?;
     if let Some(problem) = cli.realm.as_deref().and_then(|r| check_name("realm", r)) {
         return Err(Failure::new(Exit::Usage, problem));
-    }
-    let local_files = [Path::new(cells::THIS_CELL), Path::new(cells::ROOT_CELL)];
-    let (cells, source) = cells::choose(&given, &config.aklog.cells, &local_files)?;
-    match &source {
-        CellSource::CommandLine => {}
-        CellSource::Config => debug(&format!("cells from {}", pag::config::tool_path().display())),
-        CellSource::File(p) => debug(&format!("cell from {}", p.display())),
     }
     let choice = match &cli.key_type {
         Some(name) => parse_key_type(name).ok_or_else(|| Failure::new(Exit::Usage, "bad --key-type"))?,
@@ -154,40 +132,8 @@ pub fn run(cli: &Cli) -> Result<Exit, Failure> {
     }
 
     if !fetched.is_empty() {
-        let mut storer = Storer { choice, force: cli.force, warned: false, debug: cli.debug };
-        let mut stored = |place: &Place| -> Result<(), Failure> {
-            let mut first_failure = None;
-            for f in &fetched {
-                if let Err(failure) = storer.store(place, &f.token) {
-                    eprintln!("aklog: {failure}");
-                    first_failure.get_or_insert(failure.exit);
-                    failures.push(failure);
-                }
-            }
-            // With -setpag, a PAG without a single token is not worth giving
-            // to the shell: it would lose its current keyring for nothing.
-            match first_failure {
-                Some(exit) if cli.setpag && failures.len() == cells.len() => Err(Failure::new(
-                    exit,
-                    "-setpag: no token could be stored, so the shell keeps its session keyring",
-                )),
-                _ => Ok(()),
-            }
-        };
-        if cli.setpag {
-            let carry = place::session_ccache_keyring(&creds.ccache_name);
-            let pag = place::new_pag_for_parent(carry, &mut stored)?;
-            debug(&format!("new PAG {} for the parent process", pag.id()));
-        } else {
-            let place = Place::current(true)?
-                .ok_or_else(|| Failure::new(Exit::Token, "no keyring to store tokens in"))?;
-            if let Place::UserSession(_) = place {
-                eprintln!("aklog: no PAG and no session keyring of your own; storing tokens in your {}", place.describe());
-            } else {
-                debug(&format!("storing tokens in {}", place.describe()));
-            }
-            stored(&place)?;
-        }
+        let storer = Storer { choice, force: cli.force, warned: false, debug: cli.debug };
+        store_all(cli, storer, &fetched, &creds, cells.len(), &mut failures, &debug)?;
     }
 
     let succeeded = cells.len() - failures.len();
@@ -196,6 +142,81 @@ pub fn run(cli: &Cli) -> Result<Exit, Failure> {
         Some(_) if succeeded > 0 => Exit::Partial,
         Some(first) => first.exit,
     })
+}
+
+/// The cells from `-c`, bare arguments and `-path`, else the file, else
+/// the local cell files.
+fn cells_to_use(cli: &Cli, config: &Config, debug: &dyn Fn(&str)) -> Result<Vec<String>, Failure> {
+    let mut given = Vec::new();
+    let mut paths: Vec<&Path> = cli.paths.iter().map(PathBuf::as_path).collect();
+    // Older aklogs take bare arguments: a path when it has a '/', else a cell.
+    let (positional_paths, positional_cells): (Vec<&String>, Vec<&String>) =
+        cli.positional.iter().partition(|a| a.contains('/'));
+    paths.extend(positional_paths.into_iter().map(Path::new));
+    for arg in cli.cells.iter().chain(positional_cells) {
+        if let Some(problem) = check_name("cell", arg) {
+            return Err(Failure::new(Exit::Usage, problem));
+        }
+        given.push(arg.clone());
+    }
+    for path in paths {
+        given.push(cells::cell_of_path(path)?);
+    }
+    let local_files = [Path::new(cells::THIS_CELL), Path::new(cells::ROOT_CELL)];
+    let (cells, source) = cells::choose(&given, &config.aklog.cells, &local_files)?;
+    match &source {
+        CellSource::CommandLine => {}
+        CellSource::Config => debug(&format!("cells from {}", pag::config::tool_path().display())),
+        CellSource::File(p) => debug(&format!("cell from {}", p.display())),
+    }
+    Ok(cells)
+}
+
+/// Store the fetched tokens: in a new PAG for the shell with `-setpag`,
+/// else where the caller's tokens live. Per-token failures are printed and
+/// added to `failures`; the error is for what stops the whole run.
+fn store_all(
+    cli: &Cli,
+    mut storer: Storer,
+    fetched: &[Fetched],
+    creds: &Credentials<'_>,
+    cell_count: usize,
+    failures: &mut Vec<Failure>,
+    debug: &dyn Fn(&str),
+) -> Result<(), Failure> {
+    let mut stored = |place: &Place| -> Result<(), Failure> {
+        let mut first_failure = None;
+        for f in fetched {
+            if let Err(failure) = storer.store(place, &f.token) {
+                eprintln!("aklog: {failure}");
+                first_failure.get_or_insert(failure.exit);
+                failures.push(failure);
+            }
+        }
+        // With -setpag, a PAG without a single token is not worth giving
+        // to the shell: it would lose its current keyring for nothing.
+        match first_failure {
+            Some(exit) if cli.setpag && failures.len() == cell_count => Err(Failure::new(
+                exit,
+                "-setpag: no token could be stored, so the shell keeps its session keyring",
+            )),
+            _ => Ok(()),
+        }
+    };
+    if cli.setpag {
+        let carry = place::session_ccache_keyring(&creds.ccache_name);
+        let pag = place::new_pag_for_parent(carry, &mut stored)?;
+        debug(&format!("new PAG {} for the parent process", pag.id()));
+        return Ok(());
+    }
+    let place =
+        Place::current(true)?.ok_or_else(|| Failure::new(Exit::Token, "no keyring to store tokens in"))?;
+    if let Place::UserSession(_) = place {
+        eprintln!("aklog: no PAG and no session keyring of your own; storing tokens in your {}", place.describe());
+    } else {
+        debug(&format!("storing tokens in {}", place.describe()));
+    }
+    stored(&place)
 }
 
 /// Stores tokens one by one, remembering whether the kAFS warning was given.

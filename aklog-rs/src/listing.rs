@@ -4,7 +4,7 @@
 //! 12:00]`; there is no protection database here, so where the principal is
 //! known it takes the place of the AFS ID, and the key type follows.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use chrono::{Datelike, Local, TimeZone, Timelike};
 use pag::token::Token;
@@ -134,16 +134,16 @@ pub fn json(place: Option<&Place>, tokens: &[Token], now: SystemTime) -> String 
     serde_json::to_string_pretty(&listing).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
 }
 
-/// Seconds since the epoch, for tests.
-pub fn epoch(seconds: u64) -> SystemTime {
-    UNIX_EPOCH + std::time::Duration::from_secs(seconds)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use pag::token::rxrpc::{RxkadToken, KVNO_KERBEROS5};
     use pag::token::KeyType;
+    use std::time::UNIX_EPOCH;
+
+    fn epoch(seconds: u64) -> SystemTime {
+        UNIX_EPOCH + std::time::Duration::from_secs(seconds)
+    }
 
     fn token(cell: &str, expiry: u32, principal: Option<&str>) -> Token {
         let rxkad = RxkadToken { expiry, kvno: KVNO_KERBEROS5, session_key: [1; 8], ticket: vec![2; 10] };
