@@ -3,6 +3,7 @@
 
 #![deny(unsafe_code)]
 
+pub mod kdc;
 pub mod mountns;
 #[allow(unsafe_code)]
 pub mod pam_driver;
