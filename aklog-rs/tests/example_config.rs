@@ -8,7 +8,7 @@ use pag::token::KeyTypeChoice;
 
 #[test]
 fn example_aklog_section_loads() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../conf/aklog.toml.example");
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../conf/pam_pag.toml");
     let config = Config::load(&path).unwrap_or_else(|e| panic!("{e}"));
     assert!(config.aklog.cells.is_empty());
     assert_eq!(config.aklog.realm, None);
