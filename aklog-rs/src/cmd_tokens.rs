@@ -29,19 +29,26 @@ Exit status: 0 listed, 1 usage, 5 keyrings unusable.";
 
 /// Run tokens with `args` (program name first).
 pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
+    status(args).into()
+}
+
+/// The whole command, returning its exit code (for an entry point that
+/// returns to C, see src/bin/tokens.rs).
+pub fn status(args: impl IntoIterator<Item = OsString>) -> Exit {
     let cli: Cli = match crate::args::parse(args, LONG_NAMES) {
         Ok(c) => c,
-        Err(exit) => return exit.into(),
+        Err(exit) => return exit,
     };
     match run(&cli) {
         Ok(text) => {
             // A closed stdout (`tokens | head -0`) is not worth a panic.
-            let _ = std::io::stdout().lock().write_all(text.as_bytes());
-            Exit::Ok.into()
+            let mut out = std::io::stdout().lock();
+            let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+            Exit::Ok
         }
         Err(f) => {
             eprintln!("tokens: {f}");
-            f.exit.into()
+            f.exit
         }
     }
 }
