@@ -33,11 +33,15 @@ all: build
 
 build:
 	$(CARGO) build --release --workspace
+	@# pagsh is installed statically linked: it starts faster than keyctl(1)
+	@# that way (bench/pagsh); see scripts/build-pagsh-static.
+	scripts/build-pagsh-static >/dev/null
 
 install: build
 	install -D -m 0644 $(RELEASE)/libpam_pag.so $(DESTDIR)$(SECUREDIR)/pam_pag.so
 	install -d $(DESTDIR)$(BINDIR)
-	@for b in $(BINARIES); do \
+	install -m 0755 target/static/release/pagsh $(DESTDIR)$(BINDIR)/pagsh
+	@for b in $(filter-out pagsh,$(BINARIES)); do \
 	    if [ -f $(RELEASE)/$$b ]; then \
 	        echo "install -m 0755 $(RELEASE)/$$b $(DESTDIR)$(BINDIR)/$$b"; \
 	        install -m 0755 $(RELEASE)/$$b $(DESTDIR)$(BINDIR)/$$b; \
@@ -57,6 +61,9 @@ install: build
 	fi
 	install -D -m 0644 man/pam_pag.8 $(DESTDIR)$(MANDIR)/man8/pam_pag.8
 	install -D -m 0644 man/pam_pag.toml.5 $(DESTDIR)$(MANDIR)/man5/pam_pag.toml.5
+	for page in aklog tokens unlog; do \
+	    install -D -m 0644 man/$$page.1 $(DESTDIR)$(MANDIR)/man1/$$page.1; \
+	done
 
 check:
 	$(CARGO) test --workspace

@@ -1,4 +1,22 @@
-//! aklog, tokens and unlog: the binaries come with the aklog issue; this
-//! library is where their shared logic will live.
+//! aklog, tokens and unlog: Kerberos service tickets to AFS tokens in the
+//! caller's PAG, and listing and removing them.
+//!
+//! The binaries are thin: each calls one `cmd_*::main`. Kerberos is reached
+//! only through [`krb5`], the one module allowed `unsafe`; tokens and PAGs
+//! come from the `pag` library.
 
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod args;
+pub mod cells;
+pub mod cmd_aklog;
+pub mod cmd_tokens;
+pub mod cmd_unlog;
+pub mod exit;
+pub mod kdf;
+#[allow(unsafe_code)]
+pub mod krb5;
+pub mod listing;
+pub mod place;
+pub mod ticket;

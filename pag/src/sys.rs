@@ -269,10 +269,19 @@ fn read_buffer(
 }
 
 /// KEYCTL_READ of a key's payload.
+///
+/// Not linux-keyutils' `read_to_vec`: that allocates 64 KiB per call, which
+/// made listing 20 tokens (40 reads) measurably slower than `keyctl show`.
+/// Payloads here are small; [`read_buffer`] grows to the size the kernel
+/// reports when one is not.
 pub fn read(key: KeySerial) -> SysResult<Vec<u8>> {
-    Key::from_id(key.0.into())
-        .read_to_vec()
-        .map_err(|e| from_keyutils("read", e))
+    read_buffer("read", |buf, len| {
+        keyctl(
+            "read",
+            libc::KEYCTL_READ,
+            [key.0 as libc::c_ulong, buf as libc::c_ulong, len as libc::c_ulong, 0],
+        )
+    })
 }
 
 /// KEYCTL_READ of a keyring: the serials it links to, of every key type.

@@ -4,10 +4,13 @@
 #![deny(unsafe_code)]
 
 pub mod container;
+pub mod demo;
+pub mod kdc;
 pub mod mountns;
 #[allow(unsafe_code)]
 pub mod pam_driver;
 #[allow(unsafe_code)]
 pub mod process;
 pub mod seccomp;
+pub mod site;
 pub mod syslog;

@@ -5,6 +5,7 @@
 //! the line, the column and the key, so a broken file is found and never
 //! half-applied.
 
+mod aklog;
 mod error;
 mod pagsh;
 pub mod pam;
@@ -13,6 +14,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+pub use aklog::{check_name, parse_key_type, AklogConfig};
 pub use error::ConfigError;
 pub use pagsh::PagshConfig;
 pub use pam::PamSettings;
@@ -29,6 +31,8 @@ pub struct Config {
     pub pagsh: PagshConfig,
     /// `[pam]` and its `[pam.service.<name>]` sections.
     pub pam: PamSettings,
+    /// `[aklog]`
+    pub aklog: AklogConfig,
 }
 
 impl Config {
@@ -81,6 +85,26 @@ mod tests {
         let c = parse("[pagsh]\nlink_user_keyring = false\nallow_no_pag = true\n").unwrap();
         assert!(!c.pagsh.link_user_keyring);
         assert!(c.pagsh.allow_no_pag);
+    }
+
+    #[test]
+    fn aklog_section() {
+        let c = parse("[aklog]\ncells = [\"example.org\", \"other.net\"]\nrealm = \"EXAMPLE.ORG\"\nkey_type = \"user\"\n")
+            .unwrap();
+        assert_eq!(c.aklog.cells, ["example.org", "other.net"]);
+        assert_eq!(c.aklog.realm.as_deref(), Some("EXAMPLE.ORG"));
+        assert_eq!(c.aklog.key_type, crate::token::KeyTypeChoice::User);
+        assert_eq!(parse("").unwrap().aklog.key_type, crate::token::KeyTypeChoice::Auto);
+    }
+
+    #[test]
+    fn aklog_bad_values_name_the_key() {
+        let e = parse("[aklog]\nkey_type = \"logon\"\n").unwrap_err();
+        assert_eq!((e.line, e.key.as_deref()), (Some(2), Some("aklog.key_type")));
+        assert!(e.to_string().contains("\"rxrpc\""), "{e}");
+        let e = parse("[aklog]\ncells = [\"a/b\"]\n").unwrap_err();
+        assert_eq!(e.line, Some(2));
+        assert!(e.to_string().contains("a/b"), "{e}");
     }
 
     #[test]

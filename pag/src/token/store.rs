@@ -104,9 +104,12 @@ impl TokenStore {
                 KeyType::User => RxkadToken::decode(&bytes),
             };
             let Ok(rxkad) = decoded else { continue };
+            // Built once per token, not once per key compared: with 20
+            // tokens the per-comparison format! was most of `tokens`' time.
+            let principal_key = principal_description(cell);
             let principal = described
                 .iter()
-                .find(|(_, p)| p.key_type == "user" && p.description == principal_description(cell))
+                .find(|(_, p)| p.key_type == "user" && p.description == principal_key)
                 .and_then(|(s, _)| sys::read(*s).ok())
                 .and_then(|b| String::from_utf8(b).ok());
             tokens.push(Token {

@@ -1,0 +1,275 @@
+//! `aklog`: get AFS tokens for cells from Kerberos tickets and store them in
+//! the caller's PAG (or, with `-setpag`, in a new PAG for the calling shell).
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::Parser;
+use pag::config::{check_name, parse_key_type, Config};
+use pag::token::{KeyType, KeyTypeChoice, Token};
+use pag::ErrorKind;
+
+use crate::cells::{self, CellSource};
+use crate::exit::{Exit, Failure};
+use crate::krb5::Context;
+use crate::place::{self, Place};
+use crate::ticket::{Credentials, Fetched};
+
+/// Long options that OpenAFS spells with one dash.
+const LONG_NAMES: &[&str] =
+    &["cell", "realm", "path", "debug", "force", "setpag", "noprdb", "key-type", "help", "version"];
+
+/// Get AFS tokens from your Kerberos tickets and store them in your PAG.
+#[derive(Debug, Parser)]
+#[command(name = "aklog", version, about, long_about = None, after_help = AFTER_HELP)]
+pub struct Cli {
+    /// A cell to get a token for (repeatable; also -cell, --cell).
+    #[arg(short = 'c', long = "cell", value_name = "CELL")]
+    pub cells: Vec<String>,
+
+    /// The Kerberos realm of the cells (also -realm, --realm).
+    #[arg(short = 'k', long = "realm", value_name = "REALM")]
+    pub realm: Option<String>,
+
+    /// Get a token for the cell a path under /afs is in (repeatable).
+    #[arg(short = 'p', long = "path", value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+
+    /// Say what is being done, on standard error.
+    #[arg(short = 'd', long = "debug")]
+    pub debug: bool,
+
+    /// Replace a token even when an identical, valid one is there.
+    #[arg(long)]
+    pub force: bool,
+
+    /// Give the calling shell a new PAG first and put the tokens there.
+    #[arg(long)]
+    pub setpag: bool,
+
+    /// Accepted for OpenAFS compatibility; there is no protection database
+    /// lookup to skip.
+    #[arg(long)]
+    pub noprdb: bool,
+
+    /// Store tokens as rxrpc keys (kAFS), user keys, or rxrpc falling back to
+    /// user where the kernel has no rxrpc key type (default: auto).
+    #[arg(long = "key-type", value_name = "TYPE", value_parser = ["auto", "rxrpc", "user"])]
+    pub key_type: Option<String>,
+
+    /// Cells (or, with a '/', paths), as older aklogs take them.
+    #[arg(value_name = "CELL|PATH")]
+    pub positional: Vec<String>,
+}
+
+const AFTER_HELP: &str = "\
+Cells: the arguments, else `cells` in the [aklog] section of
+/etc/security/pam_pag.toml (or $PAG_CONFIG), else /etc/openafs/ThisCell,
+else /proc/net/afs/rootcell.
+
+Exit status (as OpenAFS aklog): 0 ok, 1 usage, 2 some cells failed,
+3 no cell / configuration, 4 Kerberos, 5 token could not be stored,
+6 bad path, 7 other.";
+
+/// Run aklog with `args` (program name first).
+pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
+    let cli: Cli = match crate::args::parse(args, LONG_NAMES) {
+        Ok(c) => c,
+        Err(exit) => return exit.into(),
+    };
+    match run(&cli) {
+        Ok(exit) => exit.into(),
+        Err(f) => {
+            eprintln!("aklog: {f}");
+            f.exit.into()
+        }
+    }
+}
+
+/// The whole run; per-cell failures are printed as they happen and the
+/// result is the exit code.
+pub fn run(cli: &Cli) -> Result<Exit, Failure> {
+    let debug = |text: &str| {
+        if cli.debug {
+            eprintln!("aklog: {text}");
+        }
+    };
+    let config = Config::load_or_default(&pag::config::tool_path())
+        .map_err(|e| Failure::new(Exit::AfsConfig, e.to_string()))?;
+    let cells = cells_to_use(cli, &config, &debug)?;
+    if let Some(problem) = cli.realm.as_deref().and_then(|r| check_name("realm", r)) {
+        return Err(Failure::new(Exit::Usage, problem));
+    }
+    let choice = match &cli.key_type {
+        Some(name) => parse_key_type(name).ok_or_else(|| Failure::new(Exit::Usage, "bad --key-type"))?,
+        None => config.aklog.key_type,
+    };
+    let realm = cli.realm.as_deref().or(config.aklog.realm.as_deref());
+
+    let context = Context::new().map_err(|e| Failure::new(Exit::Kerberos, e.to_string()))?;
+    let creds = Credentials::open(&context)?;
+    debug(&format!("credentials of {} in {}", creds.client_name, creds.ccache_name));
+
+    let mut failures: Vec<Failure> = Vec::new();
+    let mut fetched: Vec<Fetched> = Vec::new();
+    for cell in &cells {
+        let cell_realm = cells::realm_for(&context, cell, realm);
+        debug(&format!("cell {cell}: realm {cell_realm}"));
+        match creds.token_for(cell, &cell_realm) {
+            Ok(f) => {
+                debug(&format!(
+                    "cell {cell}: ticket for {} (session key enctype {}), ends at {}",
+                    f.service, f.enctype, f.token.rxkad.expiry
+                ));
+                fetched.push(f);
+            }
+            Err(f) => {
+                eprintln!("aklog: {f}");
+                failures.push(f);
+            }
+        }
+    }
+
+    if !fetched.is_empty() {
+        let storer = Storer { choice, force: cli.force, warned: false, debug: cli.debug };
+        store_all(cli, storer, &fetched, &creds, cells.len(), &mut failures, &debug)?;
+    }
+
+    let succeeded = cells.len() - failures.len();
+    Ok(match failures.first() {
+        None => Exit::Ok,
+        Some(_) if succeeded > 0 => Exit::Partial,
+        Some(first) => first.exit,
+    })
+}
+
+/// The cells from `-c`, bare arguments and `-path`, else the file, else
+/// the local cell files.
+fn cells_to_use(cli: &Cli, config: &Config, debug: &dyn Fn(&str)) -> Result<Vec<String>, Failure> {
+    let mut given = Vec::new();
+    let mut paths: Vec<&Path> = cli.paths.iter().map(PathBuf::as_path).collect();
+    // Older aklogs take bare arguments: a path when it has a '/', else a cell.
+    let (positional_paths, positional_cells): (Vec<&String>, Vec<&String>) =
+        cli.positional.iter().partition(|a| a.contains('/'));
+    paths.extend(positional_paths.into_iter().map(Path::new));
+    for arg in cli.cells.iter().chain(positional_cells) {
+        if let Some(problem) = check_name("cell", arg) {
+            return Err(Failure::new(Exit::Usage, problem));
+        }
+        given.push(arg.clone());
+    }
+    for path in paths {
+        given.push(cells::cell_of_path(path)?);
+    }
+    let local_files = [Path::new(cells::THIS_CELL), Path::new(cells::ROOT_CELL)];
+    let (cells, source) = cells::choose(&given, &config.aklog.cells, &local_files)?;
+    match &source {
+        CellSource::CommandLine => {}
+        CellSource::Config => debug(&format!("cells from {}", pag::config::tool_path().display())),
+        CellSource::File(p) => debug(&format!("cell from {}", p.display())),
+    }
+    Ok(cells)
+}
+
+/// Store the fetched tokens: in a new PAG for the shell with `-setpag`,
+/// else where the caller's tokens live. Per-token failures are printed and
+/// added to `failures`; the error is for what stops the whole run.
+fn store_all(
+    cli: &Cli,
+    mut storer: Storer,
+    fetched: &[Fetched],
+    creds: &Credentials<'_>,
+    cell_count: usize,
+    failures: &mut Vec<Failure>,
+    debug: &dyn Fn(&str),
+) -> Result<(), Failure> {
+    let mut stored = |place: &Place| -> Result<(), Failure> {
+        let mut first_failure = None;
+        for f in fetched {
+            if let Err(failure) = storer.store(place, &f.token) {
+                eprintln!("aklog: {failure}");
+                first_failure.get_or_insert(failure.exit);
+                failures.push(failure);
+            }
+        }
+        // With -setpag, a PAG without a single token is not worth giving
+        // to the shell: it would lose its current keyring for nothing.
+        match first_failure {
+            Some(exit) if cli.setpag && failures.len() == cell_count => Err(Failure::new(
+                exit,
+                "-setpag: no token could be stored, so the shell keeps its session keyring",
+            )),
+            _ => Ok(()),
+        }
+    };
+    if cli.setpag {
+        let carry = place::session_ccache_keyring(&creds.ccache_name);
+        let pag = place::new_pag_for_parent(carry, &mut stored)?;
+        debug(&format!("new PAG {} for the parent process", pag.id()));
+        return Ok(());
+    }
+    let place =
+        Place::current(true)?.ok_or_else(|| Failure::new(Exit::Token, "no keyring to store tokens in"))?;
+    if let Place::UserSession(_) = place {
+        eprintln!("aklog: no PAG and no session keyring of your own; storing tokens in your {}", place.describe());
+    } else {
+        debug(&format!("storing tokens in {}", place.describe()));
+    }
+    stored(&place)
+}
+
+/// Stores tokens one by one, remembering whether the kAFS warning was given.
+struct Storer {
+    choice: KeyTypeChoice,
+    force: bool,
+    warned: bool,
+    debug: bool,
+}
+
+impl Storer {
+    fn store(&mut self, place: &Place, token: &Token) -> Result<(), Failure> {
+        let store = place.store();
+        if !self.force {
+            let existing = store.list().map_err(|e| crate::exit::keyring_failure(&e))?;
+            if existing.iter().any(|t| self.same(t, token)) {
+                if self.debug {
+                    eprintln!("aklog: cell {}: an identical valid token is there; kept (use -force to replace)", token.cell);
+                }
+                return Ok(());
+            }
+        }
+        let (serial, key_type) = store.add_as(token, self.choice).map_err(|e| {
+            let mut message = format!("cell {}: {e}", token.cell);
+            if e.kind() == ErrorKind::UnknownKeyType {
+                message.push_str("; use --key-type user (or auto) to store it as a user key");
+            }
+            Failure::new(Exit::Token, message)
+        })?;
+        if key_type == KeyType::User && self.choice == KeyTypeChoice::Auto {
+            if !self.warned {
+                eprintln!(
+                    "aklog: warning: this kernel has no rxrpc key type (no AF_RXRPC); tokens are stored as \
+                     user keys, which kAFS will not see"
+                );
+                self.warned = true;
+            }
+            // Later cells go straight to the type that worked.
+            self.choice = KeyTypeChoice::User;
+        }
+        if self.debug {
+            eprintln!("aklog: cell {}: token stored as {key_type} key {serial} in {}", token.cell, place.describe());
+        }
+        Ok(())
+    }
+
+    /// The same token, still valid, of a type this run would store.
+    fn same(&self, old: &Token, new: &Token) -> bool {
+        let type_ok = match self.choice {
+            KeyTypeChoice::Auto => true,
+            KeyTypeChoice::Rxrpc => old.key_type == KeyType::Rxrpc,
+            KeyTypeChoice::User => old.key_type == KeyType::User,
+        };
+        type_ok && old.cell == new.cell && old.rxkad == new.rxkad && old.principal == new.principal && !old.is_expired()
+    }
+}

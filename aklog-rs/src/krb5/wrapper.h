@@ -1,0 +1,1 @@
+#include <krb5.h>
