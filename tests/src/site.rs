@@ -71,6 +71,15 @@ pub fn kerberos_stack(built: &Built, pag_args: &str) -> PamStack {
         .session("required", "pam_unix.so")
 }
 
+/// The stack of a login without Kerberos (public key, or root's `su`):
+/// pam_unix for auth and accounts, then pam_pag (with `pag_args`) and
+/// pam_unix for the session.
+pub fn pag_stack(built: &Built, pag_args: &str) -> PamStack {
+    PamStack::unix_auth()
+        .session("required", &built.pam_pag(pag_args))
+        .session("required", "pam_unix.so")
+}
+
 /// Start a KDC for [`REALM`] on the container's loopback with the AFS
 /// service principal of [`CELL`], and make it the container's
 /// `/etc/krb5.conf`. Stop it (drop it) before tearing the container down.

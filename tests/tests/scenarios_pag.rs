@@ -172,9 +172,7 @@ fn ssh_password_through_pam_krb5_gives_a_fresh_pag_holding_the_cell_token() -> R
 #[test]
 fn ssh_public_key_without_kerberos_gives_a_fresh_pag_and_no_token() -> Result {
     let built = Built::find()?;
-    let stack = PamStack::unix_auth()
-        .session("required", &built.pam_pag(""))
-        .session("required", "pam_unix.so");
+    let stack = site::pag_stack(&built, "");
     let site = Site::start(&["bob"], stack, built, |b| b)?;
     let out = site.ct.ssh("bob").key().run(&keyctl_and_tokens(&site.built))?;
     out.assert_success();
@@ -419,9 +417,7 @@ fn pam_keyinit_before_pam_pag_ends_in_the_pag() -> Result {
 #[test]
 fn pam_pag_alone_in_pam_keyinit_place_gives_the_pag() -> Result {
     let built = Built::find()?;
-    let stack = PamStack::unix_auth()
-        .session("required", &built.pam_pag(""))
-        .session("required", "pam_unix.so");
+    let stack = site::pag_stack(&built, "");
     key_login_shows_pag_with(stack, built)
 }
 
@@ -429,9 +425,7 @@ fn pam_pag_alone_in_pam_keyinit_place_gives_the_pag() -> Result {
 /// the login works (`session required pam_pag.so`) and pam_pag logs one line.
 fn login_with_keyrings_blocked(mode: &str) -> Result {
     let built = Built::find()?;
-    let stack = PamStack::unix_auth()
-        .session("required", &built.pam_pag(""))
-        .session("required", "pam_unix.so");
+    let stack = site::pag_stack(&built, "");
     let site = Site::start(&["heidi"], stack, built, |b| {
         b.sshd_under(&[WITH_SECCOMP, mode, "--"])
     })?;
@@ -459,9 +453,7 @@ fn login_works_when_keyctl_fails_with_enosys() -> Result {
 #[test]
 fn a_kdc_that_never_answers_delays_the_login_only_by_the_time_limit() -> Result {
     let built = Built::find()?;
-    let stack = PamStack::unix_auth()
-        .session("required", &built.pam_pag("always_aklog timeout=2"))
-        .session("required", "pam_unix.so");
+    let stack = site::pag_stack(&built, "always_aklog timeout=2");
     let site = Site::start(&["ivan"], stack, built, |b| b)?;
     // A TGT in ivan's default cache, from the real KDC ...
     site.ct

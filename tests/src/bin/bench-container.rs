@@ -19,18 +19,8 @@ fn median(mut samples: Vec<Duration>) -> Duration {
 fn bare_unshare() -> Duration {
     let began = Instant::now();
     let status = Command::new("unshare")
-        .args([
-            "--mount",
-            "--pid",
-            "--net",
-            "--uts",
-            "--ipc",
-            "--fork",
-            "--kill-child",
-            "--propagation",
-            "private",
-            "true",
-        ])
+        .args(pag_tests::container::init::UNSHARE_OPTIONS)
+        .arg("true")
         .status()
         .expect("unshare");
     assert!(status.success());

@@ -150,28 +150,34 @@ pub(crate) fn read_ready_line(reader: &mut impl BufRead) -> Result<u32, String> 
     parse_ready_line(&line).ok_or_else(|| format!("container did not become ready (pid 1 said {line:?})"))
 }
 
+/// The `unshare` options that make a container's namespaces: new mount,
+/// pid, net, uts and ipc namespaces, the program as pid 1 of the new pid
+/// namespace (killed when unshare dies), and a private mount propagation so
+/// no mount leaks to the host.
+pub const UNSHARE_OPTIONS: &[&str] = &[
+    "--mount",
+    "--pid",
+    "--net",
+    "--uts",
+    "--ipc",
+    "--fork",
+    "--kill-child",
+    "--propagation",
+    "private",
+];
+
 /// The command line of pid 1, as `(program, arguments)`.
 pub(crate) fn command_line(init_binary: &Path, dir: &Path, hostname: &str) -> (PathBuf, Vec<String>) {
-    let args = [
-        "--mount",
-        "--pid",
-        "--net",
-        "--uts",
-        "--ipc",
-        "--fork",
-        "--kill-child",
-        "--propagation",
-        "private",
-        "--",
-    ]
-    .iter()
-    .map(|s| (*s).to_owned())
-    .chain([
-        init_binary.display().to_string(),
-        dir.display().to_string(),
-        hostname.to_owned(),
-    ])
-    .collect();
+    let args = UNSHARE_OPTIONS
+        .iter()
+        .chain(&["--"])
+        .map(|s| (*s).to_owned())
+        .chain([
+            init_binary.display().to_string(),
+            dir.display().to_string(),
+            hostname.to_owned(),
+        ])
+        .collect();
     (PathBuf::from("unshare"), args)
 }
 
