@@ -20,6 +20,9 @@ pub struct SessionState {
     pub tokens_pending: bool,
     /// Set once close_session or setcred(DELETE) applied `on_close`.
     pub closed: bool,
+    /// Keyrings were blocked (seccomp) when the session was set up: the one
+    /// warning was logged then, and closing has nothing to do.
+    pub keyrings_unavailable: bool,
     /// The user the session was set up for, so later hooks of this handle
     /// need no second password-database lookup when PAM_USER is unchanged.
     pub user: Option<UserEntry>,

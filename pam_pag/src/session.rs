@@ -184,6 +184,7 @@ impl Call<'_, '_> {
                 }
                 Err(e) if e.kind() == ErrorKind::KeyringsUnavailable => {
                     state.established = true;
+                    state.keyrings_unavailable = true;
                     state.user = Some(self.user.clone());
                     if let Err(code) = self.store(state) {
                         return code;
@@ -263,6 +264,16 @@ impl Call<'_, '_> {
         if state.closed {
             self.log.debug(&format!("{who}: already closed"));
             return pam::SUCCESS;
+        }
+        if state.keyrings_unavailable {
+            // Said once when the session was set up; a second line (or a
+            // failed close) for the same blocked keyrings would only be noise.
+            state.closed = true;
+            if let Err(code) = self.store(state) {
+                return code;
+            }
+            self.log.debug(&format!("{who}: keyrings unavailable; nothing to close"));
+            return pam::IGNORE;
         }
         let pag = state.pag;
         let done = match (self.options.on_close, pag) {

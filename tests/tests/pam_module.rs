@@ -521,9 +521,11 @@ fn root_and_low_uids_can_be_skipped() {
 fn blocked_keyrings_eperm_and_enosys() {
     let l = lab(21);
     for (mode, text) in [("eperm", "Operation not permitted"), ("enosys", "Function not implemented")] {
-        l.service("session required MODULE notokens\nsession required pam_permit.so\n");
-        let r = l.drive_with(l.command(&["--seccomp", mode], &["open_session", "end"]));
+        // A whole session (default on_close = unlog, tokens on): one line, at open.
+        l.service("session required MODULE\nsession required pam_permit.so\n");
+        let r = l.drive_with(l.command(&["--seccomp", mode], &["open_session", "close_session", "end"]));
         assert_eq!(r.steps[0], "open_session: 0 Success", "{mode}");
+        assert_eq!(r.steps[1], "close_session: 0 Success", "{mode}");
         assert_eq!(r.syslog.len(), 1, "{mode}: {:?}", r.syslog);
         assert_eq!(
             r.syslog[0],

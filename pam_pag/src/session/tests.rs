@@ -156,7 +156,7 @@ fn gdm_order_setcred_first_then_open() {
     assert_eq!(s.call(Hook::OpenSession, &[]), pam::SUCCESS);
     assert_eq!(s.kernel.calls, ["create owner=Root link=true"]);
     let alice = UserEntry { name: "alice".into(), uid: 1000, gid: 100 };
-    assert_eq!(s.handle.state, Some(SessionState { pag: Some(777), established: true, tokens_pending: true, closed: false, user: Some(alice) }));
+    assert_eq!(s.handle.state, Some(SessionState { pag: Some(777), established: true, tokens_pending: true, closed: false, keyrings_unavailable: false, user: Some(alice) }));
 }
 
 #[test]
@@ -206,6 +206,8 @@ fn keyrings_blocked_ignore_or_fail() {
         assert_eq!(s.lines.0[0].0, Level::Warning);
         assert!(s.texts()[0].starts_with("pam_pag(sshd:session): user alice: no PAG for this session: creating the PAG keyring: keyctl join: "));
         assert_eq!(s.call(ESTABLISH, &[]), pam::SUCCESS, "the second hook sees the first decided");
+        assert_eq!(s.call(Hook::CloseSession, &[]), pam::IGNORE, "nothing to close");
+        assert_eq!(s.lines.0.iter().filter(|l| l.0 != Level::Debug).count(), 1, "one line per session: {:?}", s.texts());
 
         let mut s = Script::new();
         s.kernel.create = Err(errno);
