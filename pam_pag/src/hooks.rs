@@ -26,7 +26,7 @@ fn entry(hook: Hook, pamh: *mut RawHandle, argc: c_int, argv: *const *const c_ch
 
 /// Run `work`; a panic becomes a log line and PAM_SERVICE_ERR.
 fn guard(hook: Hook, work: impl FnOnce() -> c_int) -> c_int {
-    match catch_unwind(AssertUnwindSafe(work)) {
+    match catch_unwind(AssertUnwindSafe(|| crate::quiet_panic::silenced(work))) {
         Ok(code) => code,
         Err(_) => {
             let mut sink = Syslog::default();

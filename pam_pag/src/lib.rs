@@ -18,6 +18,7 @@ pub mod log;
 pub mod options;
 pub mod pam;
 pub mod program;
+mod quiet_panic;
 pub mod session;
 #[allow(unsafe_code)]
 mod sys;
