@@ -286,14 +286,7 @@ pub fn read(key: KeySerial) -> SysResult<Vec<u8>> {
 
 /// KEYCTL_READ of a keyring: the serials it links to, of every key type.
 pub fn keyring_links(keyring: KeySerial) -> SysResult<Vec<KeySerial>> {
-    let raw = read_buffer("read", |buf, len| {
-        keyctl(
-            "read",
-            libc::KEYCTL_READ,
-            [keyring.0 as libc::c_ulong, buf as libc::c_ulong, len as libc::c_ulong, 0],
-        )
-    })?;
-    Ok(raw
+    Ok(read(keyring)?
         .chunks_exact(4)
         .map(|c| KeySerial(i32::from_ne_bytes([c[0], c[1], c[2], c[3]])))
         .collect())
