@@ -61,7 +61,7 @@ install: build
 	fi
 	install -D -m 0644 man/pam_pag.8 $(DESTDIR)$(MANDIR)/man8/pam_pag.8
 	install -D -m 0644 man/pam_pag.toml.5 $(DESTDIR)$(MANDIR)/man5/pam_pag.toml.5
-	for page in aklog tokens unlog; do \
+	for page in pagsh aklog tokens unlog; do \
 	    install -D -m 0644 man/$$page.1 $(DESTDIR)$(MANDIR)/man1/$$page.1; \
 	done
 
