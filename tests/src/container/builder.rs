@@ -136,6 +136,16 @@ impl ContainerBuilder {
             default_stacks().into_iter().collect()
         };
         stacks.extend(self.stacks);
+        // The binaries under test (pam_pag.so, aklog, tokens) sit in cargo's
+        // target directory beside pid 1's binary. A checkout under a tree the
+        // container makes private (/tmp, /home, /run) would hide them inside:
+        // make that directory visible at the same path.
+        let mut shared_dirs = self.shared_dirs.clone();
+        if let Some(build_dir) = init_binary.parent().filter(|d| d.is_absolute()) {
+            if !shared_dirs.iter().any(|d| build_dir.starts_with(d)) {
+                shared_dirs.push(build_dir.to_owned());
+            }
+        }
         let dir = rootfs::new_dir()?;
         // From here on the Container owns the directory and cleans it up on error.
         let mut container = Container::new(dir.clone(), users, leases);
@@ -146,7 +156,7 @@ impl ContainerBuilder {
                 stacks: &stacks,
                 krb5_conf: self.krb5_conf.as_deref(),
                 files: &self.files,
-                shared_dirs: &self.shared_dirs,
+                shared_dirs: &shared_dirs,
                 keys: key_material()?,
             },
         )?;
