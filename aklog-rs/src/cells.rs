@@ -85,7 +85,8 @@ pub fn cell_of_path(path: &Path) -> Result<String, Failure> {
     let bad = |why: &str| Failure::new(Exit::BadPath, format!("{}: {why}", path.display()));
     let full = std::fs::canonicalize(path).map_err(|e| bad(&e.to_string()))?;
     let mut parts = full.components();
-    let in_afs = parts.next() == Some(Component::RootDir) && parts.next() == Some(Component::Normal("afs".as_ref()));
+    let in_afs =
+        parts.next() == Some(Component::RootDir) && parts.next() == Some(Component::Normal("afs".as_ref()));
     let cell = match (in_afs, parts.next()) {
         (true, Some(Component::Normal(cell))) => cell.to_string_lossy().trim_start_matches('.').to_owned(),
         _ => return Err(bad("not in AFS (expected a path under /afs/CELL)")),
@@ -103,10 +104,7 @@ pub fn realm_for(context: &Context, cell: &str, explicit: Option<&str>) -> Strin
         return r.to_owned();
     }
     // An error or the empty "referral realm" means krb5.conf has no mapping.
-    let mapped = context
-        .host_realms(cell)
-        .ok()
-        .and_then(|realms| realms.into_iter().find(|r| !r.is_empty()));
+    let mapped = context.host_realms(cell).ok().and_then(|realms| realms.into_iter().find(|r| !r.is_empty()));
     mapped.unwrap_or_else(|| cell.to_ascii_uppercase())
 }
 
@@ -126,7 +124,10 @@ mod tests {
 
     #[test]
     fn principal_order_follows_openafs() {
-        assert_eq!(service_principals("Example.ORG", "EXAMPLE.ORG"), ["afs/example.org@EXAMPLE.ORG", "afs@EXAMPLE.ORG"]);
+        assert_eq!(
+            service_principals("Example.ORG", "EXAMPLE.ORG"),
+            ["afs/example.org@EXAMPLE.ORG", "afs@EXAMPLE.ORG"]
+        );
         assert_eq!(service_principals("example.org", "OTHER.REALM"), ["afs/example.org@OTHER.REALM"]);
     }
 

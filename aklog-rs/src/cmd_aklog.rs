@@ -212,7 +212,10 @@ fn store_all(
     let place =
         Place::current(true)?.ok_or_else(|| Failure::new(Exit::Token, "no keyring to store tokens in"))?;
     if let Place::UserSession(_) = place {
-        eprintln!("aklog: no PAG and no session keyring of your own; storing tokens in your {}", place.describe());
+        eprintln!(
+            "aklog: no PAG and no session keyring of your own; storing tokens in your {}",
+            place.describe()
+        );
     } else {
         debug(&format!("storing tokens in {}", place.describe()));
     }
@@ -234,7 +237,10 @@ impl Storer {
             let existing = store.list().map_err(|e| crate::exit::keyring_failure(&e))?;
             if existing.iter().any(|t| self.same(t, token)) {
                 if self.debug {
-                    eprintln!("aklog: cell {}: an identical valid token is there; kept (use -force to replace)", token.cell);
+                    eprintln!(
+                        "aklog: cell {}: an identical valid token is there; kept (use -force to replace)",
+                        token.cell
+                    );
                 }
                 return Ok(());
             }
@@ -258,7 +264,11 @@ impl Storer {
             self.choice = KeyTypeChoice::User;
         }
         if self.debug {
-            eprintln!("aklog: cell {}: token stored as {key_type} key {serial} in {}", token.cell, place.describe());
+            eprintln!(
+                "aklog: cell {}: token stored as {key_type} key {serial} in {}",
+                token.cell,
+                place.describe()
+            );
         }
         Ok(())
     }
@@ -270,6 +280,10 @@ impl Storer {
             KeyTypeChoice::Rxrpc => old.key_type == KeyType::Rxrpc,
             KeyTypeChoice::User => old.key_type == KeyType::User,
         };
-        type_ok && old.cell == new.cell && old.rxkad == new.rxkad && old.principal == new.principal && !old.is_expired()
+        type_ok
+            && old.cell == new.cell
+            && old.rxkad == new.rxkad
+            && old.principal == new.principal
+            && !old.is_expired()
     }
 }

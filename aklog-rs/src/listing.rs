@@ -12,14 +12,17 @@ use serde::Serialize;
 
 use crate::place::Place;
 
-const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+const MONTHS: [&str; 12] =
+    ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 
 /// The expiry as OpenAFS prints it: ctime's "Mon DD HH:MM" (day padded
 /// with a space), local time. Written out rather than through chrono's
 /// strftime, whose per-call format parsing showed in `tokens`' profile.
 pub fn expiry_text(expiry: u32) -> String {
     match Local.timestamp_opt(i64::from(expiry), 0).single() {
-        Some(t) => format!("{} {:>2} {:02}:{:02}", MONTHS[t.month0() as usize], t.day(), t.hour(), t.minute()),
+        Some(t) => {
+            format!("{} {:>2} {:02}:{:02}", MONTHS[t.month0() as usize], t.day(), t.hour(), t.minute())
+        }
         None => format!("@{expiry}"),
     }
 }
@@ -63,7 +66,9 @@ pub fn text(place: Option<&Place>, tokens: &[Token], now: SystemTime) -> String 
     let mut out = String::with_capacity(128 * (tokens.len() + 2));
     match place {
         Some(Place::Pag(p)) => out.push_str(&format!("\nTokens held in PAG {}:\n\n", p.id())),
-        Some(other) => out.push_str(&format!("\nYou are not in a PAG. Tokens held in the {}:\n\n", other.describe())),
+        Some(other) => {
+            out.push_str(&format!("\nYou are not in a PAG. Tokens held in the {}:\n\n", other.describe()))
+        }
         None => out.push_str("\nYou are not in a PAG and have no session keyring; there are no tokens.\n\n"),
     }
     for t in tokens {

@@ -30,8 +30,9 @@ impl Place {
             Current::Session(k) => Some(Place::Session(k)),
             Current::NoSessionKeyring { user_session: Some(us) } => Some(Place::UserSession(us)),
             Current::NoSessionKeyring { user_session: None } if create => {
-                let us = sys::special_id(Special::UserSession, true)
-                    .map_err(|e| keyring_failure(&pag::Error::keyring("creating the user-session keyring", e)))?;
+                let us = sys::special_id(Special::UserSession, true).map_err(|e| {
+                    keyring_failure(&pag::Error::keyring("creating the user-session keyring", e))
+                })?;
                 Some(Place::UserSession(us))
             }
             Current::NoSessionKeyring { user_session: None } => None,
@@ -110,7 +111,9 @@ pub fn new_pag_for_parent(
     let pag = pag::create(&options).map_err(|e| Failure::new(Exit::Token, format!("-setpag: {e}")))?;
     if let Some((ccache, process)) = holder {
         if let Err(e) = sys::link(ccache, pag.keyring()) {
-            eprintln!("aklog: warning: -setpag: the Kerberos cache stays behind in the old session keyring: {e}");
+            eprintln!(
+                "aklog: warning: -setpag: the Kerberos cache stays behind in the old session keyring: {e}"
+            );
         }
         let _ = sys::unlink(ccache, process);
     }

@@ -27,7 +27,11 @@ fn check_token_against_cache(cell: &str, service: &str, enctype: u64) {
     assert_eq!(token.ticket, hex(r["ticket"].as_str().unwrap()), "ticket bytes differ from the cache");
     assert_eq!(u64::from(token.expiry), r["endtime"].as_u64().unwrap(), "expiry is not the ticket end time");
     assert_eq!(token.kvno, 256);
-    assert_eq!(token.session_key.to_vec(), hex(r["rxkad_key"].as_str().unwrap()), "rxkad-kdf differs from Python's");
+    assert_eq!(
+        token.session_key.to_vec(),
+        hex(r["rxkad_key"].as_str().unwrap()),
+        "rxkad-kdf differs from Python's"
+    );
     // The payload header as the kernel's rxrpc_preparse reads it.
     assert_eq!(&payload[0..4], &1u32.to_ne_bytes());
     assert_eq!(&payload[4..6], &2u16.to_ne_bytes());
@@ -73,7 +77,8 @@ fn several_cells_at_once_and_realm_from_domain_mapping_or_k() {
     );
     assert_eq!(out.code, 0, "{out:?}");
     let v = json_tokens(&out.stdout);
-    let mut cells: Vec<&str> = v["tokens"].as_array().unwrap().iter().map(|t| t["cell"].as_str().unwrap()).collect();
+    let mut cells: Vec<&str> =
+        v["tokens"].as_array().unwrap().iter().map(|t| t["cell"].as_str().unwrap()).collect();
     cells.sort();
     assert_eq!(cells, ["aes128.example.org", "aklog.test", "example.org"]);
     for t in v["tokens"].as_array().unwrap() {
@@ -91,7 +96,10 @@ fn several_cells_at_once_and_realm_from_domain_mapping_or_k() {
 #[test]
 fn partial_success_exits_2_and_keeps_the_good_token() {
     let fx = fixture();
-    let out = fx.session(&fx.file_ccache("cc"), "aklog -c example.org -c nosuch.example.org; echo rc=$?; tokens --json");
+    let out = fx.session(
+        &fx.file_ccache("cc"),
+        "aklog -c example.org -c nosuch.example.org; echo rc=$?; tokens --json",
+    );
     assert!(out.stdout.starts_with("rc=2\n"), "{out:?}");
     let v = json_tokens(&out.stdout);
     assert_eq!(v["tokens"].as_array().unwrap().len(), 1);
@@ -153,7 +161,11 @@ fn cache_type_works(ccache: &str) {
     let fx = fixture();
     let out = fx.session(ccache, "aklog -c example.org || exit $?; klist; tokens --json; kdestroy");
     assert_eq!(out.code, 0, "{out:?}");
-    assert!(out.stdout.contains("afs/example.org@AKLOG.TEST"), "the ticket went into {ccache}: {}", out.stdout);
+    assert!(
+        out.stdout.contains("afs/example.org@AKLOG.TEST"),
+        "the ticket went into {ccache}: {}",
+        out.stdout
+    );
     let v = json_tokens(&out.stdout);
     assert_eq!(v["tokens"][0]["cell"], "example.org");
     assert_eq!(v["tokens"][0]["principal"], "user@AKLOG.TEST");
@@ -194,7 +206,11 @@ fn identical_token_is_kept_unless_forced() {
     let parts: Vec<&str> = out.stdout.split("==\n").collect();
     assert_eq!(parts.len(), 4, "{out:?}");
     assert!(parts[0].contains("token stored"), "first run: {}", parts[0]);
-    assert!(parts[1].contains("identical valid token is there; kept") && !parts[1].contains("token stored"), "{}", parts[1]);
+    assert!(
+        parts[1].contains("identical valid token is there; kept") && !parts[1].contains("token stored"),
+        "{}",
+        parts[1]
+    );
     assert!(parts[2].contains("token stored"), "-force: {}", parts[2]);
     let payloads: Vec<&str> = parts[3].lines().collect();
     assert_eq!(payloads.len(), 2, "{}", parts[3]);

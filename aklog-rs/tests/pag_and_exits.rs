@@ -9,7 +9,8 @@ use common::*;
 
 /// The number after "keyring: _ses" on the first line of `keyctl show @s`.
 fn session_serial(show: &str) -> String {
-    let line = show.lines().find(|l| l.contains("keyring: _ses")).unwrap_or_else(|| panic!("no _ses in {show}"));
+    let line =
+        show.lines().find(|l| l.contains("keyring: _ses")).unwrap_or_else(|| panic!("no _ses in {show}"));
     line.split_whitespace().next().unwrap().to_owned()
 }
 
@@ -29,7 +30,12 @@ fn setpag_gives_the_parent_shell_a_new_pag_holding_the_token() {
     assert!(listing.contains(&format!("Tokens held in PAG {after}:")), "{listing}");
     assert!(listing.contains("User's (user@AKLOG.TEST) tokens for afs@example.org [Expires "), "{listing}");
     assert!(listing.trim_end().ends_with("--End of list--"), "{listing}");
-    assert_eq!(out.stderr.matches("kAFS will not see").count(), 1, "exactly one kAFS warning: {}", out.stderr);
+    assert_eq!(
+        out.stderr.matches("kAFS will not see").count(),
+        1,
+        "exactly one kAFS warning: {}",
+        out.stderr
+    );
 }
 
 #[test]
@@ -66,9 +72,14 @@ fn tokens_and_unlog_in_a_pag() {
 #[test]
 fn tokens_and_unlog_in_a_plain_session_keyring_say_there_is_no_pag() {
     let fx = fixture();
-    let out = fx.session(&fx.file_ccache("cc"), "aklog -c example.org || exit $?; tokens; unlog; tokens --json");
+    let out =
+        fx.session(&fx.file_ccache("cc"), "aklog -c example.org || exit $?; tokens; unlog; tokens --json");
     assert_eq!(out.code, 0, "{out:?}");
-    assert!(out.stdout.contains("You are not in a PAG. Tokens held in the session keyring"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("You are not in a PAG. Tokens held in the session keyring"),
+        "{}",
+        out.stdout
+    );
     assert!(out.stdout.contains("tokens for afs@example.org"), "{}", out.stdout);
     assert!(out.stderr.contains("unlog: you are not in a PAG"), "{}", out.stderr);
     let v = json_tokens(&out.stdout);
@@ -88,7 +99,11 @@ fn without_a_session_keyring_aklog_says_so_and_uses_the_user_session_keyring() {
         "aklog -c example.org || exit $?; tokens; unlog -cell example.org",
     );
     assert_fails(&out, 0, "no PAG and no session keyring of your own");
-    assert!(out.stdout.contains("You are not in a PAG. Tokens held in the user-session keyring"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("You are not in a PAG. Tokens held in the user-session keyring"),
+        "{}",
+        out.stdout
+    );
     assert!(out.stdout.contains("tokens for afs@example.org"), "{}", out.stdout);
 }
 
@@ -130,7 +145,8 @@ fn no_cell_anywhere_exits_3() {
 #[test]
 fn cells_and_key_type_from_the_config_file() {
     let fx = fixture();
-    std::fs::write(&fx.config, "[aklog]\ncells = [\"example.org\", \"aklog.test\"]\nkey_type = \"user\"\n").unwrap();
+    std::fs::write(&fx.config, "[aklog]\ncells = [\"example.org\", \"aklog.test\"]\nkey_type = \"user\"\n")
+        .unwrap();
     let out = fx.session(&fx.file_ccache("cc"), "aklog || exit $?; tokens --json");
     assert_eq!(out.code, 0, "{out:?}");
     // key_type = "user" asks for user keys directly: no fallback warning.
@@ -161,7 +177,11 @@ fn rxrpc_key_type_on_a_kernel_without_it_exits_5() {
 /// The with-seccomp helper of pag-tests, built by `cargo test --workspace`.
 fn with_seccomp() -> PathBuf {
     let path = bin_dir().join("with-seccomp");
-    assert!(path.exists(), "{} is missing: run `cargo build -p pag-tests` (or cargo test --workspace)", path.display());
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo build -p pag-tests` (or cargo test --workspace)",
+        path.display()
+    );
     path
 }
 

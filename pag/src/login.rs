@@ -95,8 +95,7 @@ fn give_to_root(keyring: KeySerial, uid: u32, depth: usize, moved: &mut usize) -
             continue;
         }
         if d.uid == uid {
-            sys::chown(key, Some(0), None)
-                .map_err(|e| Error::keyring("giving a token key to root", e))?;
+            sys::chown(key, Some(0), None).map_err(|e| Error::keyring("giving a token key to root", e))?;
             *moved += 1;
         }
         if d.key_type == "keyring" && depth < MAX_DEPTH {
@@ -115,7 +114,13 @@ mod tests {
     use super::*;
 
     fn keyring(description: &str) -> sys::Description {
-        sys::Description { key_type: "keyring".into(), uid: 5, gid: 5, perm: 0, description: description.into() }
+        sys::Description {
+            key_type: "keyring".into(),
+            uid: 5,
+            gid: 5,
+            perm: 0,
+            description: description.into(),
+        }
     }
 
     #[test]

@@ -102,9 +102,7 @@ fn from_keyutils(op: &'static str, error: KeyError) -> SysError {
         KeyError::PermissionDenied => Errno::EPERM,
         KeyError::MissingFileOrDirectory => Errno::ENOENT,
         KeyError::Unknown(raw) => Errno::from_raw(raw),
-        KeyError::InvalidDescription | KeyError::InvalidIdentifier | KeyError::WriteError => {
-            Errno::EINVAL
-        }
+        KeyError::InvalidDescription | KeyError::InvalidIdentifier | KeyError::WriteError => Errno::EINVAL,
     };
     SysError { op, errno }
 }
@@ -130,9 +128,7 @@ fn keyctl(op: &'static str, cmd: u32, args: [libc::c_ulong; 4]) -> SysResult<lib
 }
 
 fn serial_from(op: &'static str, raw: libc::c_long) -> SysResult<KeySerial> {
-    i32::try_from(raw)
-        .map(KeySerial)
-        .map_err(|_| SysError { op, errno: Errno::ERANGE })
+    i32::try_from(raw).map(KeySerial).map_err(|_| SysError { op, errno: Errno::ERANGE })
 }
 
 /// KEYCTL_JOIN_SESSION_KEYRING with a NULL name: the calling thread gets a new,
@@ -148,11 +144,7 @@ pub fn join_new_session_keyring() -> SysResult<KeySerial> {
 /// try to enter a PAG by name; a PAG itself is never joined by name.
 pub fn join_session_keyring_named(name: &str) -> SysResult<KeySerial> {
     let name = c_string("join", name)?;
-    let ret = keyctl(
-        "join",
-        libc::KEYCTL_JOIN_SESSION_KEYRING,
-        [name.as_ptr() as libc::c_ulong, 0, 0, 0],
-    )?;
+    let ret = keyctl("join", libc::KEYCTL_JOIN_SESSION_KEYRING, [name.as_ptr() as libc::c_ulong, 0, 0, 0])?;
     serial_from("join", ret)
 }
 
@@ -175,7 +167,12 @@ pub fn special_id(which: Special, create: bool) -> SysResult<KeySerial> {
 
 /// add_key(2) of any type into `keyring`; updates a key of the same type and
 /// description in place where the type supports update.
-pub fn add_key(key_type: &str, description: &str, payload: &[u8], keyring: KeySerial) -> SysResult<KeySerial> {
+pub fn add_key(
+    key_type: &str,
+    description: &str,
+    payload: &[u8],
+    keyring: KeySerial,
+) -> SysResult<KeySerial> {
     raw_add_key("add", key_type, description, Some(payload), keyring)
 }
 
@@ -312,22 +309,13 @@ pub fn search(keyring: KeySerial, key_type: &str, description: &str) -> SysResul
 
 /// KEYCTL_LINK: link `key` into `keyring`.
 pub fn link(key: KeySerial, keyring: KeySerial) -> SysResult<()> {
-    keyctl(
-        "link",
-        libc::KEYCTL_LINK,
-        [key.0 as libc::c_ulong, keyring.0 as libc::c_ulong, 0, 0],
-    )
-    .map(|_| ())
+    keyctl("link", libc::KEYCTL_LINK, [key.0 as libc::c_ulong, keyring.0 as libc::c_ulong, 0, 0]).map(|_| ())
 }
 
 /// KEYCTL_UNLINK: remove the link from `keyring` to `key`.
 pub fn unlink(key: KeySerial, keyring: KeySerial) -> SysResult<()> {
-    keyctl(
-        "unlink",
-        libc::KEYCTL_UNLINK,
-        [key.0 as libc::c_ulong, keyring.0 as libc::c_ulong, 0, 0],
-    )
-    .map(|_| ())
+    keyctl("unlink", libc::KEYCTL_UNLINK, [key.0 as libc::c_ulong, keyring.0 as libc::c_ulong, 0, 0])
+        .map(|_| ())
 }
 
 /// KEYCTL_REVOKE.
@@ -337,9 +325,7 @@ pub fn revoke(key: KeySerial) -> SysResult<()> {
 
 /// KEYCTL_INVALIDATE: the key goes away at once for everyone.
 pub fn invalidate(key: KeySerial) -> SysResult<()> {
-    Key::from_id(key.0.into())
-        .invalidate()
-        .map_err(|e| from_keyutils("invalidate", e))
+    Key::from_id(key.0.into()).invalidate().map_err(|e| from_keyutils("invalidate", e))
 }
 
 /// KEYCTL_SETPERM.
@@ -351,30 +337,21 @@ pub fn setperm(key: KeySerial, perm: u32) -> SysResult<()> {
 
 /// KEYCTL_CHOWN; `None` leaves that id unchanged.
 pub fn chown(key: KeySerial, uid: Option<u32>, gid: Option<u32>) -> SysResult<()> {
-    Key::from_id(key.0.into())
-        .chown(uid, gid)
-        .map_err(|e| from_keyutils("chown", e))
+    Key::from_id(key.0.into()).chown(uid, gid).map_err(|e| from_keyutils("chown", e))
 }
 
 /// KEYCTL_SET_TIMEOUT in seconds (0 clears it).
 pub fn set_timeout(key: KeySerial, seconds: u32) -> SysResult<()> {
-    keyctl(
-        "timeout",
-        libc::KEYCTL_SET_TIMEOUT,
-        [key.0 as libc::c_ulong, libc::c_ulong::from(seconds), 0, 0],
-    )
-    .map(|_| ())
+    keyctl("timeout", libc::KEYCTL_SET_TIMEOUT, [key.0 as libc::c_ulong, libc::c_ulong::from(seconds), 0, 0])
+        .map(|_| ())
 }
 
 /// KEYCTL_GET_PERSISTENT for `uid` (the caller's own, or any with
 /// CAP_SETUID), linked into `link_into`.
 pub fn get_persistent(uid: Option<u32>, link_into: KeySerial) -> SysResult<KeySerial> {
     let uid = uid.map_or(libc::c_ulong::MAX, libc::c_ulong::from);
-    let ret = keyctl(
-        "get_persistent",
-        libc::KEYCTL_GET_PERSISTENT,
-        [uid, link_into.0 as libc::c_ulong, 0, 0],
-    )?;
+    let ret =
+        keyctl("get_persistent", libc::KEYCTL_GET_PERSISTENT, [uid, link_into.0 as libc::c_ulong, 0, 0])?;
     serial_from("get_persistent", ret)
 }
 

@@ -22,12 +22,7 @@ fn require_root(test: &str) {
 }
 
 fn token(cell: &str, expiry: u32) -> Token {
-    let rxkad = RxkadToken {
-        expiry,
-        kvno: KVNO_KERBEROS5,
-        session_key: [0x5a; 8],
-        ticket: vec![0xc3; 600],
-    };
+    let rxkad = RxkadToken { expiry, kvno: KVNO_KERBEROS5, session_key: [0x5a; 8], ticket: vec![0xc3; 600] };
     Token::new(cell, KeyType::User, rxkad, Some("alice@EXAMPLE.ORG".into()))
 }
 

@@ -58,8 +58,7 @@ pub fn run(command: &Command, new_session: bool) -> u8 {
 
 fn exec(command: &Command) -> u8 {
     let name = command.argv[0].to_string_lossy().into_owned();
-    let argv: Result<Vec<CString>, _> =
-        command.argv.iter().map(|a| CString::new(a.as_bytes())).collect();
+    let argv: Result<Vec<CString>, _> = command.argv.iter().map(|a| CString::new(a.as_bytes())).collect();
     let Ok(argv) = argv else {
         eprintln!("pagsh: {name}: argument contains a NUL byte");
         return EXIT_PAGSH_FAILED;

@@ -43,10 +43,7 @@ fn workspace_bin(name: &str) -> PathBuf {
 
 /// Run `argv` as uid/gid `id` with no supplementary groups, through setpriv(1).
 fn as_user(id: u32, argv: &[&str]) -> Command {
-    assert!(
-        nix::unistd::geteuid().is_root(),
-        "this test switches users and needs root (CI runs as root)"
-    );
+    assert!(nix::unistd::geteuid().is_root(), "this test switches users and needs root (CI runs as root)");
     let mut c = Command::new("setpriv");
     c.args([format!("--reuid={id}"), format!("--regid={id}"), "--clear-groups".into(), "--".into()]);
     c.args(argv).env("PAG_CONFIG", NO_CONFIG).env("SHELL", "/bin/sh");
@@ -191,7 +188,15 @@ fn a_same_uid_process_outside_the_pag_cannot_get_in() {
     // Root outside the PAG has no override either.
     let o = run(Command::new("keyctl").args(["session", "-", "keyctl", "print", &live.token]));
     assert!(!o.status.success(), "root outside read the token: {}", stdout(&o));
-    let o = run(Command::new("keyctl").args(["session", "-", "keyctl", "search", &live.pag, "user", "afs@example.org"]));
+    let o = run(Command::new("keyctl").args([
+        "session",
+        "-",
+        "keyctl",
+        "search",
+        &live.pag,
+        "user",
+        "afs@example.org",
+    ]));
     assert!(!o.status.success(), "root outside searched the PAG");
 }
 
@@ -268,7 +273,15 @@ fn blocked_keyrings_fail_clearly_unless_allowed() {
         assert!(err.contains(errno_text) && err.contains("seccomp"), "{err}");
         assert!(err.contains("--allow-no-pag"), "{err}");
 
-        let o = run(Command::new(&with_seccomp).args([mode, "--", pagsh_path(), "--allow-no-pag", "--", "echo", "ran"]));
+        let o = run(Command::new(&with_seccomp).args([
+            mode,
+            "--",
+            pagsh_path(),
+            "--allow-no-pag",
+            "--",
+            "echo",
+            "ran",
+        ]));
         assert_eq!(o.status.code(), Some(0), "{mode}: {}", stderr(&o));
         assert_eq!(stdout(&o), "ran");
         assert!(stderr(&o).starts_with("pagsh: warning: running without a PAG: "), "{}", stderr(&o));

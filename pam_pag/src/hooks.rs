@@ -39,27 +39,52 @@ fn guard(hook: Hook, work: impl FnOnce() -> c_int) -> c_int {
 }
 
 #[no_mangle]
-pub extern "C" fn pam_sm_open_session(pamh: *mut RawHandle, _flags: c_int, argc: c_int, argv: *const *const c_char) -> c_int {
+pub extern "C" fn pam_sm_open_session(
+    pamh: *mut RawHandle,
+    _flags: c_int,
+    argc: c_int,
+    argv: *const *const c_char,
+) -> c_int {
     entry(Hook::OpenSession, pamh, argc, argv)
 }
 
 #[no_mangle]
-pub extern "C" fn pam_sm_close_session(pamh: *mut RawHandle, _flags: c_int, argc: c_int, argv: *const *const c_char) -> c_int {
+pub extern "C" fn pam_sm_close_session(
+    pamh: *mut RawHandle,
+    _flags: c_int,
+    argc: c_int,
+    argv: *const *const c_char,
+) -> c_int {
     entry(Hook::CloseSession, pamh, argc, argv)
 }
 
 #[no_mangle]
-pub extern "C" fn pam_sm_setcred(pamh: *mut RawHandle, flags: c_int, argc: c_int, argv: *const *const c_char) -> c_int {
+pub extern "C" fn pam_sm_setcred(
+    pamh: *mut RawHandle,
+    flags: c_int,
+    argc: c_int,
+    argv: *const *const c_char,
+) -> c_int {
     entry(Hook::Setcred(Cred::from_flags(flags)), pamh, argc, argv)
 }
 
 #[no_mangle]
-pub extern "C" fn pam_sm_authenticate(pamh: *mut RawHandle, _flags: c_int, argc: c_int, argv: *const *const c_char) -> c_int {
+pub extern "C" fn pam_sm_authenticate(
+    pamh: *mut RawHandle,
+    _flags: c_int,
+    argc: c_int,
+    argv: *const *const c_char,
+) -> c_int {
     entry(Hook::Authenticate, pamh, argc, argv)
 }
 
 #[no_mangle]
-pub extern "C" fn pam_sm_acct_mgmt(pamh: *mut RawHandle, _flags: c_int, argc: c_int, argv: *const *const c_char) -> c_int {
+pub extern "C" fn pam_sm_acct_mgmt(
+    pamh: *mut RawHandle,
+    _flags: c_int,
+    argc: c_int,
+    argv: *const *const c_char,
+) -> c_int {
     entry(Hook::AcctMgmt, pamh, argc, argv)
 }
 

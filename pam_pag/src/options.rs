@@ -218,7 +218,9 @@ pub fn parse_arguments(args: &[String]) -> Result<Arguments, ArgumentError> {
         let fail = |message: String| ArgumentError { argument: arg.clone(), message };
         match (&spec.shape, v) {
             (Shape::Flag(set), None) => set(&mut out.settings, true),
-            (Shape::Flag(set), Some(v)) => set(&mut out.settings, one_of(v, &[("true", true), ("false", false)]).map_err(fail)?),
+            (Shape::Flag(set), Some(v)) => {
+                set(&mut out.settings, one_of(v, &[("true", true), ("false", false)]).map_err(fail)?)
+            }
             (Shape::Value(_), None) => return Err(fail("needs a value (name=value)".into())),
             (Shape::Value(set), Some(v)) => set(&mut out, v).map_err(fail)?,
         }
@@ -288,10 +290,23 @@ mod tests {
     #[test]
     fn every_argument_parses() {
         let a = parse_arguments(&args(&[
-            "config=/tmp/x.toml", "debug", "minimum_uid=1000", "ignore_root", "nopag", "notokens",
-            "program=/bin/true", "program_arg=-d", "program_arg=-x", "cells=a.org, b.org",
-            "timeout=3", "always_aklog", "on_close=revoke", "link_user_keyring=false",
-            "on_keyring_unavailable=fail", "tokens_required", "keyring_owner=user",
+            "config=/tmp/x.toml",
+            "debug",
+            "minimum_uid=1000",
+            "ignore_root",
+            "nopag",
+            "notokens",
+            "program=/bin/true",
+            "program_arg=-d",
+            "program_arg=-x",
+            "cells=a.org, b.org",
+            "timeout=3",
+            "always_aklog",
+            "on_close=revoke",
+            "link_user_keyring=false",
+            "on_keyring_unavailable=fail",
+            "tokens_required",
+            "keyring_owner=user",
         ]))
         .unwrap();
         assert!(a.unknown.is_empty());

@@ -58,7 +58,9 @@ pub fn run(spec: &Run, relay: &mut dyn FnMut(Stream, &str)) -> Outcome {
     let groups = match CString::new(spec.user.as_str()) {
         Ok(name) => match getgrouplist(&name, Gid::from_raw(spec.gid)) {
             Ok(groups) => groups,
-            Err(e) => return Outcome::NotStarted(format!("cannot list the groups of the user: {}", e.desc())),
+            Err(e) => {
+                return Outcome::NotStarted(format!("cannot list the groups of the user: {}", e.desc()))
+            }
         },
         Err(_) => return Outcome::NotStarted("user name contains a NUL byte".into()),
     };
@@ -112,7 +114,8 @@ fn relay_until(child: &mut Child, deadline: Instant, relay: &mut dyn FnMut(Strea
             return true;
         }
         let slice = (deadline - now).min(Duration::from_millis(if exited { 0 } else { 200 }));
-        let timeout = PollTimeout::try_from(slice.as_millis().min(60_000) as i32).unwrap_or(PollTimeout::ZERO);
+        let timeout =
+            PollTimeout::try_from(slice.as_millis().min(60_000) as i32).unwrap_or(PollTimeout::ZERO);
         let mut ready = [false, false];
         {
             let mut fds = Vec::new();
@@ -140,7 +143,11 @@ fn relay_until(child: &mut Child, deadline: Instant, relay: &mut dyn FnMut(Strea
             if !ready[i] {
                 continue;
             }
-            let read = if i == 0 { out.as_mut().map(|p| p.read(&mut chunk)) } else { err.as_mut().map(|p| p.read(&mut chunk)) };
+            let read = if i == 0 {
+                out.as_mut().map(|p| p.read(&mut chunk))
+            } else {
+                err.as_mut().map(|p| p.read(&mut chunk))
+            };
             match read {
                 Some(Ok(n)) if n > 0 => {
                     pending[i].extend_from_slice(&chunk[..n]);
@@ -148,7 +155,11 @@ fn relay_until(child: &mut Child, deadline: Instant, relay: &mut dyn FnMut(Strea
                 }
                 Some(Err(e)) if e.kind() == std::io::ErrorKind::Interrupted => {}
                 _ => {
-                    if i == 0 { out = None } else { err = None }
+                    if i == 0 {
+                        out = None
+                    } else {
+                        err = None
+                    }
                 }
             }
         }

@@ -81,7 +81,10 @@ pub fn run(
     let arguments = match options::parse_arguments(args) {
         Ok(a) => a,
         Err(e) => {
-            log.error(&format!("{}; refusing to run with a half-applied configuration", OptionsError::Argument(e)));
+            log.error(&format!(
+                "{}; refusing to run with a half-applied configuration",
+                OptionsError::Argument(e)
+            ));
             return pam::SERVICE_ERR;
         }
     };
@@ -373,7 +376,9 @@ impl Call<'_, '_> {
         if let (true, KeyringOwner::Root, Some(pag)) = (started, self.options.keyring_owner, pag) {
             match self.kernel.charge_to_root(pag, self.user.uid) {
                 Ok(n) => self.log.debug(&format!("{who}: gave {n} key(s) in PAG {pag} to root")),
-                Err(e) => self.log.error(&format!("{who}: cannot take the token keys off the user's quota: {e}")),
+                Err(e) => {
+                    self.log.error(&format!("{who}: cannot take the token keys off the user's quota: {e}"))
+                }
             }
         }
         result

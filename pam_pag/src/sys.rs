@@ -16,9 +16,7 @@ pub fn drop_privileges_on_spawn(command: &mut Command, uid: Uid, gid: Gid, group
         // Close-on-exec rather than close: std's own exec-error pipe must
         // stay open until exec.
         // SAFETY: close_range takes three integers and touches no memory.
-        let ret = unsafe {
-            libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, libc::CLOSE_RANGE_CLOEXEC)
-        };
+        let ret = unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, libc::CLOSE_RANGE_CLOEXEC) };
         if ret != 0 {
             return Err(std::io::Error::last_os_error());
         }

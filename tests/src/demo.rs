@@ -45,29 +45,22 @@ pub fn run() -> Result<()> {
     println!("   /etc/pam.d/sshd inside:");
     indent(&ct.exec(&As::Root, &["cat", "/etc/pam.d/sshd"])?.stdout);
 
-    step(&format!(
-        "Start a real MIT KDC for realm {REALM} on the container's loopback, with the"
-    ));
+    step(&format!("Start a real MIT KDC for realm {REALM} on the container's loopback, with the"));
     println!("   principals {USER}@{REALM} and afs/{CELL}@{REALM} (the AFS cell {CELL})");
     let kdc = site::start_kdc(&ct)?;
     site::add_user(&kdc, USER, PASSWORD)?;
     println!("   krb5kdc listening on 127.0.0.1:{}", kdc.port());
 
-    step(&format!(
-        "Log in: ssh {USER}@127.0.0.1 with the Kerberos password. pam_krb5 gets a ticket;"
-    ));
+    step(&format!("Log in: ssh {USER}@127.0.0.1 with the Kerberos password. pam_krb5 gets a ticket;"));
     println!("   pam_pag makes a fresh PAG (a new session keyring no other login can enter) and runs");
     println!("   aklog in it, as the user, to turn the ticket into an AFS token for {CELL}.");
     println!("   In the session: keyctl show @s; tokens");
-    let out = ct.ssh(USER).with_password(PASSWORD).run(&format!(
-        "echo '$ keyctl show @s'; keyctl show @s; echo '$ tokens'; {}",
-        built.tokens()
-    ))?;
+    let out = ct
+        .ssh(USER)
+        .with_password(PASSWORD)
+        .run(&format!("echo '$ keyctl show @s'; keyctl show @s; echo '$ tokens'; {}", built.tokens()))?;
     if !out.status.success() {
-        return Err(Error::new(format!(
-            "the demo login failed: {out:?}\n{}",
-            ct.sshd_log()
-        )));
+        return Err(Error::new(format!("the demo login failed: {out:?}\n{}", ct.sshd_log())));
     }
     indent(&out.stdout);
     println!("   The session keyring is the PAG: owned by root (so it costs the user no key quota),");

@@ -129,7 +129,14 @@ impl Kdc {
         write(&dir.path().join("kadm5.acl"), "")?;
 
         let mut kdc = Kdc { options, dir, port, child: None, krb5_conf, kdc_conf };
-        kdc.run(kdc.command(tool("kdb5_util")).args(["create", "-s", "-r", &kdc.options.realm.clone(), "-P", MASTER_PASSWORD]))?;
+        kdc.run(kdc.command(tool("kdb5_util")).args([
+            "create",
+            "-s",
+            "-r",
+            &kdc.options.realm.clone(),
+            "-P",
+            MASTER_PASSWORD,
+        ]))?;
         let log = std::fs::File::create(kdc.dir.path().join("krb5kdc.out"))
             .map_err(|e| KdcError(format!("creating the KDC output file: {e}")))?;
         let log2 = log.try_clone().map_err(|e| KdcError(e.to_string()))?;
@@ -221,7 +228,12 @@ impl Kdc {
     /// Write another client krb5.conf, `name` in [`Kdc::dir`], with `extra`
     /// lines in `[libdefaults]` and the realm's KDC at `kdc` (this KDC when
     /// None; a silent port to test timeouts). Returns its path.
-    pub fn write_client_config(&self, name: &str, extra: &str, kdc: Option<SocketAddr>) -> KdcResult<PathBuf> {
+    pub fn write_client_config(
+        &self,
+        name: &str,
+        extra: &str,
+        kdc: Option<SocketAddr>,
+    ) -> KdcResult<PathBuf> {
         let path = self.dir.path().join(name);
         write(&path, &client_config(&self.options, kdc.unwrap_or_else(|| self.addr()), extra))?;
         Ok(path)
@@ -272,7 +284,13 @@ impl Kdc {
     }
 
     /// [`Kdc::kinit_password`] with extra kinit arguments.
-    pub fn kinit_password_args(&self, principal: &str, password: &str, ccache: &str, extra_args: &[&str]) -> KdcResult<()> {
+    pub fn kinit_password_args(
+        &self,
+        principal: &str,
+        password: &str,
+        ccache: &str,
+        extra_args: &[&str],
+    ) -> KdcResult<()> {
         let mut child = self
             .command(tool("kinit"))
             .env("KRB5CCNAME", ccache)

@@ -22,7 +22,8 @@ fn io_error(what: &str, e: nix::errno::Errno) -> io::Error {
 /// Move the calling process into a new mount namespace whose mounts do not
 /// propagate back to the host.
 pub fn enter_private() -> io::Result<()> {
-    unshare(CloneFlags::CLONE_NEWNS).map_err(|e| io_error("unshare(CLONE_NEWNS) (needs root, single thread)", e))?;
+    unshare(CloneFlags::CLONE_NEWNS)
+        .map_err(|e| io_error("unshare(CLONE_NEWNS) (needs root, single thread)", e))?;
     mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>)
         .map_err(|e| io_error("making / private", e))
 }

@@ -3,7 +3,6 @@
 //! test loads the built `pam_pag.so` through the same code paths sshd or
 //! login use, without touching `/etc/pam.d`.
 
-
 use std::ffi::{c_char, c_int, c_void, CStr, CString};
 use std::path::Path;
 use std::ptr;
@@ -47,7 +46,12 @@ extern "C" {
 }
 
 /// The conversation: the modules under test never need to ask anything.
-extern "C" fn no_conversation(_n: c_int, _m: *mut *const c_void, _r: *mut *mut c_void, _d: *mut c_void) -> c_int {
+extern "C" fn no_conversation(
+    _n: c_int,
+    _m: *mut *const c_void,
+    _r: *mut *mut c_void,
+    _d: *mut c_void,
+) -> c_int {
     CONV_ERR
 }
 

@@ -1,7 +1,6 @@
 //! fork(2) for test drivers that must keep a live PAM handle across it
 //! (sshd's pattern: setcred again in a forked child).
 
-
 use nix::unistd::ForkResult;
 
 /// fork(2). The child should only run the test's own steps and exit.

@@ -15,13 +15,8 @@ pub fn block_keyrings(errno: i32) -> Result<(), String> {
             .into_iter()
             .map(|nr| (nr, Vec::new()))
             .collect();
-    let filter = SeccompFilter::new(
-        rules,
-        SeccompAction::Allow,
-        SeccompAction::Errno(errno as u32),
-        arch,
-    )
-    .map_err(|e| e.to_string())?;
+    let filter = SeccompFilter::new(rules, SeccompAction::Allow, SeccompAction::Errno(errno as u32), arch)
+        .map_err(|e| e.to_string())?;
     let program: BpfProgram = filter.try_into().map_err(|e: seccompiler::BackendError| e.to_string())?;
     seccompiler::apply_filter(&program).map_err(|e| e.to_string())
 }

@@ -43,13 +43,9 @@ impl Built {
     /// The pam.d module field for pam_pag: the module's path, our aklog as
     /// the token program, the site's cell, then `args`.
     pub fn pam_pag(&self, args: &str) -> String {
-        format!(
-            "{} program={} cells={CELL} {args}",
-            self.pam_pag.display(),
-            self.aklog.display()
-        )
-        .trim_end()
-        .to_owned()
+        format!("{} program={} cells={CELL} {args}", self.pam_pag.display(), self.aklog.display())
+            .trim_end()
+            .to_owned()
     }
 
     /// `tokens` as a shell word.
@@ -75,20 +71,15 @@ pub fn kerberos_stack(built: &Built, pag_args: &str) -> PamStack {
 /// pam_unix for auth and accounts, then pam_pag (with `pag_args`) and
 /// pam_unix for the session.
 pub fn pag_stack(built: &Built, pag_args: &str) -> PamStack {
-    PamStack::unix_auth()
-        .session("required", &built.pam_pag(pag_args))
-        .session("required", "pam_unix.so")
+    PamStack::unix_auth().session("required", &built.pam_pag(pag_args)).session("required", "pam_unix.so")
 }
 
 /// Start a KDC for [`REALM`] on the container's loopback with the AFS
 /// service principal of [`CELL`], and make it the container's
 /// `/etc/krb5.conf`. Stop it (drop it) before tearing the container down.
 pub fn start_kdc(ct: &Container) -> Result<Kdc> {
-    let kdc = ct
-        .in_network_namespace(|| Kdc::start(REALM))?
-        .map_err(|e| Error::new(format!("KDC: {e}")))?;
-    kdc.add_random_principal(&format!("afs/{CELL}"))
-        .map_err(|e| Error::new(format!("KDC: {e}")))?;
+    let kdc = ct.in_network_namespace(|| Kdc::start(REALM))?.map_err(|e| Error::new(format!("KDC: {e}")))?;
+    kdc.add_random_principal(&format!("afs/{CELL}")).map_err(|e| Error::new(format!("KDC: {e}")))?;
     let conf = std::fs::read_to_string(kdc.krb5_conf())
         .map_err(|e| Error::new(format!("{}: {e}", kdc.krb5_conf().display())))?;
     ct.write_file("/etc/krb5.conf", &conf, 0o644)?;
@@ -97,6 +88,5 @@ pub fn start_kdc(ct: &Container) -> Result<Kdc> {
 
 /// Give `user` a Kerberos principal with `password`.
 pub fn add_user(kdc: &Kdc, user: &str, password: &str) -> Result<()> {
-    kdc.add_principal(user, password)
-        .map_err(|e| Error::new(format!("KDC: {e}")))
+    kdc.add_principal(user, password).map_err(|e| Error::new(format!("KDC: {e}")))
 }

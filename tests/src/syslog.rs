@@ -171,7 +171,8 @@ mod tests {
 
     #[test]
     fn parses_rfc3164_lines() {
-        let l = parse("<86>Nov 26 17:20:01 sshd[42]: pam_pag(sshd:session): user alice: created PAG 5").unwrap();
+        let l =
+            parse("<86>Nov 26 17:20:01 sshd[42]: pam_pag(sshd:session): user alice: created PAG 5").unwrap();
         assert_eq!((l.facility, l.severity), (AUTHPRIV, INFO));
         assert_eq!((l.tag.as_str(), l.pid), ("sshd", Some(42)));
         assert_eq!(l.message, "pam_pag(sshd:session): user alice: created PAG 5");

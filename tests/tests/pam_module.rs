@@ -64,8 +64,12 @@ impl Lab {
     fn service(&self, text: &str) {
         let module = module();
         std::fs::write(self.path().join("svc"), text.replace("MODULE", &module.to_string_lossy())).unwrap();
-        std::fs::write(self.path().join("other"), "auth required pam_deny.so\naccount required pam_deny.so\n\
-             session required pam_deny.so\npassword required pam_deny.so\n").unwrap();
+        std::fs::write(
+            self.path().join("other"),
+            "auth required pam_deny.so\naccount required pam_deny.so\n\
+             session required pam_deny.so\npassword required pam_deny.so\n",
+        )
+        .unwrap();
     }
 
     fn script(&self, name: &str, body: &str) -> String {
@@ -144,7 +148,11 @@ fn strings(list: &[&str]) -> Vec<String> {
 
 #[test]
 fn only_the_pam_hooks_are_exported() {
-    let out = Command::new("nm").args(["-D", "--defined-only"]).arg(module()).output().expect("nm (binutils) is installed");
+    let out = Command::new("nm")
+        .args(["-D", "--defined-only"])
+        .arg(module())
+        .output()
+        .expect("nm (binutils) is installed");
     assert!(out.status.success());
     let mut names: Vec<String> = String::from_utf8_lossy(&out.stdout)
         .lines()
@@ -153,7 +161,13 @@ fn only_the_pam_hooks_are_exported() {
     names.sort();
     assert_eq!(
         names,
-        strings(&["pam_sm_acct_mgmt", "pam_sm_authenticate", "pam_sm_close_session", "pam_sm_open_session", "pam_sm_setcred"])
+        strings(&[
+            "pam_sm_acct_mgmt",
+            "pam_sm_authenticate",
+            "pam_sm_close_session",
+            "pam_sm_open_session",
+            "pam_sm_setcred"
+        ])
     );
 }
 
@@ -196,10 +210,14 @@ fn a_login_gets_a_root_owned_pag_that_the_user_can_use() {
 fn keyring_owner_user_gives_the_pag_to_the_user() {
     let l = lab(1);
     l.service("session required MODULE notokens keyring_owner=user\n");
-    let r = l.drive(&["open_session", "show", "user-sh:keyctl new_session >/dev/null && echo replaced", "end"]);
+    let r =
+        l.drive(&["open_session", "show", "user-sh:keyctl new_session >/dev/null && echo replaced", "end"]);
     assert_eq!(r.steps[1], format!("show: pag N owner {} marker_uid 0 uid 0 euid 0", l.uid));
     assert_eq!(r.steps[2], "replaced");
-    assert_eq!(r.syslog, strings(&["6 pam_pag(svc:session): user $USER: created PAG N (keyring owned by the user)"]));
+    assert_eq!(
+        r.syslog,
+        strings(&["6 pam_pag(svc:session): user $USER: created PAG N (keyring owned by the user)"])
+    );
 }
 
 fn call_order_service(l: &Lab) {
@@ -216,8 +234,17 @@ fn sshd_order_setcred_open_then_setcred_again_in_the_child() {
     let l = lab(2);
     call_order_service(&l);
     let r = l.drive(&[
-        "setcred:establish", "open_session", "show", "fork", "initgroups", "setcred:establish", "show", "join",
-        "close_session", "setcred:delete", "end",
+        "setcred:establish",
+        "open_session",
+        "show",
+        "fork",
+        "initgroups",
+        "setcred:establish",
+        "show",
+        "join",
+        "close_session",
+        "setcred:delete",
+        "end",
     ]);
     assert_eq!(r.steps[2], "show: pag N owner 0 marker_uid 0 uid 0 euid 0");
     assert_eq!(r.steps[5], "show: pag N owner 0 marker_uid 0 uid 0 euid 0");
@@ -241,8 +268,25 @@ fn sshd_order_setcred_open_then_setcred_again_in_the_child() {
 #[test]
 fn the_child_is_in_the_same_pag_as_the_parent() {
     let l = lab(3);
-    l.service("auth required pam_permit.so\nauth optional MODULE notokens\nsession required MODULE notokens\n");
-    let out = l.command(&[], &["setcred:establish", "open_session", "show", "fork", "setcred:establish", "show", "join", "end"]).output().unwrap();
+    l.service(
+        "auth required pam_permit.so\nauth optional MODULE notokens\nsession required MODULE notokens\n",
+    );
+    let out = l
+        .command(
+            &[],
+            &[
+                "setcred:establish",
+                "open_session",
+                "show",
+                "fork",
+                "setcred:establish",
+                "show",
+                "join",
+                "end",
+            ],
+        )
+        .output()
+        .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     let shows: Vec<&str> = text.lines().filter(|l| l.starts_with("show: pag ")).collect();
     assert_eq!(shows.len(), 2, "{text}");
@@ -254,7 +298,15 @@ fn gdm_order_setcred_before_open_session() {
     let l = lab(4);
     call_order_service(&l);
     let r = l.drive(&["setcred:establish", "open_session", "close_session", "setcred:delete", "end"]);
-    assert_eq!(r.steps[..4], strings(&["setcred:establish: 0 Success", "open_session: 0 Success", "close_session: 0 Success", "setcred:delete: 0 Success"]));
+    assert_eq!(
+        r.steps[..4],
+        strings(&[
+            "setcred:establish: 0 Success",
+            "open_session: 0 Success",
+            "close_session: 0 Success",
+            "setcred:delete: 0 Success"
+        ])
+    );
     assert_eq!(r.syslog.iter().filter(|l| l.contains("created PAG")).count(), 1);
     assert_eq!(r.syslog[0], "6 pam_pag(svc:setcred): user $USER: created PAG N (keyring owned by root)");
     assert_eq!(r.syslog[4], "7 pam_pag(svc:session): user $USER: PAG N already set up by this handle");
@@ -286,10 +338,26 @@ fn su_order_auth_account_setcred_open_then_the_user_shell() {
     let l = lab(6);
     call_order_service(&l);
     let r = l.drive(&[
-        "authenticate", "acct_mgmt", "setcred:establish", "open_session", "fork", "user-sh:keyctl rdescribe @s", "join",
-        "close_session", "setcred:delete", "end",
+        "authenticate",
+        "acct_mgmt",
+        "setcred:establish",
+        "open_session",
+        "fork",
+        "user-sh:keyctl rdescribe @s",
+        "join",
+        "close_session",
+        "setcred:delete",
+        "end",
     ]);
-    assert_eq!(r.steps[..4], strings(&["authenticate: 0 Success", "acct_mgmt: 0 Success", "setcred:establish: 0 Success", "open_session: 0 Success"]));
+    assert_eq!(
+        r.steps[..4],
+        strings(&[
+            "authenticate: 0 Success",
+            "acct_mgmt: 0 Success",
+            "setcred:establish: 0 Success",
+            "open_session: 0 Success"
+        ])
+    );
     assert_eq!(r.steps[4], "keyring;0;0;3f030000;_ses", "the user's shell is in the root-owned PAG");
     assert_eq!(r.syslog.iter().filter(|l| l.contains("created PAG")).count(), 1);
 }
@@ -298,7 +366,8 @@ fn token_lab(tag: u32, on_close: &str) -> (Lab, Vec<String>) {
     let l = lab(tag);
     let adder = l.script("add-token.sh", "echo token-bytes | keyctl padd user afs@example.org @s >/dev/null");
     l.service(&format!("session required MODULE program={adder} on_close={on_close}\n"));
-    let has = "root-sh:keyctl search @s user afs@example.org >/dev/null 2>&1 && echo has-token || echo no-token";
+    let has =
+        "root-sh:keyctl search @s user afs@example.org >/dev/null 2>&1 && echo has-token || echo no-token";
     let r = l.drive(&[
         "putenv:KRB5CCNAME=FILE:/tmp/krb5cc_test",
         "open_session",
@@ -308,8 +377,13 @@ fn token_lab(tag: u32, on_close: &str) -> (Lab, Vec<String>) {
         has,
         "end",
     ]);
-    let interesting = r.steps.into_iter().filter(|s| !s.contains(": exit ") && !s.contains(": 0 Success")).collect();
-    assert!(r.syslog.iter().any(|s| s.starts_with("6 pam_pag(svc:session): user $USER: session closed, ")), "{:#?}", r.syslog);
+    let interesting =
+        r.steps.into_iter().filter(|s| !s.contains(": exit ") && !s.contains(": 0 Success")).collect();
+    assert!(
+        r.syslog.iter().any(|s| s.starts_with("6 pam_pag(svc:session): user $USER: session closed, ")),
+        "{:#?}",
+        r.syslog
+    );
     (l, interesting)
 }
 
@@ -373,7 +447,9 @@ fn token_program_environment_is_the_pam_environment_plus_krb5ccname() {
     let l = lab(12);
     l.service("session required MODULE program=/usr/bin/env\n");
     let mut cmd = l.command(&[], &["putenv:LANG=C.UTF-8", "open_session", "end"]);
-    cmd.env("KRB5CCNAME", "FILE:/tmp/krb5cc_from_process").env("LD_LIBRARY_PATH", "/nonexistent").env("PAG_TEST_SECRET", "s3cret");
+    cmd.env("KRB5CCNAME", "FILE:/tmp/krb5cc_from_process")
+        .env("LD_LIBRARY_PATH", "/nonexistent")
+        .env("PAG_TEST_SECRET", "s3cret");
     let r = l.drive_with(cmd);
     let mut env = r.syslog[1..].to_vec();
     env.sort();
@@ -438,7 +514,11 @@ fn a_failing_token_program_is_logged_and_fails_only_with_tokens_required() {
 
 fn config_case(l: &Lab, toml: &str) -> Run {
     std::fs::write(l.path().join("pam_pag.toml"), toml).unwrap();
-    l.service("session required MODULE config=$DIR/pam_pag.toml\n".replace("$DIR", &l.path().to_string_lossy()).as_str());
+    l.service(
+        "session required MODULE config=$DIR/pam_pag.toml\n"
+            .replace("$DIR", &l.path().to_string_lossy())
+            .as_str(),
+    );
     l.drive(&["open_session", "end"])
 }
 
@@ -472,7 +552,10 @@ fn service_section_and_arguments_override_the_file() {
     let l = lab(17);
     let r = config_case(&l, "[pam]\nnotokens = true\non_close = \"retain\"\n[pam.service.svc]\ndebug = true\n[pam.service.login]\non_close = \"revoke\"\n");
     assert_eq!(r.steps[0], "open_session: 0 Success");
-    assert_eq!(r.syslog, strings(&["6 pam_pag(svc:session): user $USER: created PAG N (keyring owned by root)"]));
+    assert_eq!(
+        r.syslog,
+        strings(&["6 pam_pag(svc:session): user $USER: created PAG N (keyring owned by root)"])
+    );
     let cfg = l.path().join("pam_pag.toml");
     l.service(&format!("session required MODULE config={} on_close=revoke\n", cfg.display()));
     let r = l.drive(&["open_session", "close_session", "end"]);
@@ -497,7 +580,15 @@ fn unknown_user_is_user_unknown() {
     let l = lab(19);
     l.service("session required MODULE\n");
     let mut cmd = Command::new(DRIVER);
-    cmd.args(["--confdir", &l.path().to_string_lossy(), "--syslog", "svc", "pagt-nosuchuser", "open_session", "end"]);
+    cmd.args([
+        "--confdir",
+        &l.path().to_string_lossy(),
+        "--syslog",
+        "svc",
+        "pagt-nosuchuser",
+        "open_session",
+        "end",
+    ]);
     let r = l.drive_with(cmd);
     assert_eq!(r.steps[0], "open_session: 10 User not known to the underlying authentication module");
     assert_eq!(r.syslog, strings(&["3 pam_pag(svc:session): user pagt-nosuchuser: unknown user"]));
@@ -508,7 +599,16 @@ fn root_and_low_uids_can_be_skipped() {
     let l = lab(20);
     l.service("session required MODULE debug ignore_root\nsession required pam_permit.so\n");
     let mut cmd = Command::new(DRIVER);
-    cmd.args(["--confdir", &l.path().to_string_lossy(), "--syslog", "svc", "root", "open_session", "show", "end"]);
+    cmd.args([
+        "--confdir",
+        &l.path().to_string_lossy(),
+        "--syslog",
+        "svc",
+        "root",
+        "open_session",
+        "show",
+        "end",
+    ]);
     let r = l.drive_with(cmd);
     assert_eq!(r.syslog, strings(&["7 pam_pag(svc:session): user root: ignored (ignore_root)"]));
     l.service("session required MODULE minimum_uid=4000000000\nsession required pam_permit.so\n");
@@ -535,10 +635,16 @@ fn blocked_keyrings_eperm_and_enosys() {
                  (Docker's default profile denies keyctl, add_key and request_key); allow those system calls to use PAGs)"
             )
         );
-        l.service("session required MODULE notokens on_keyring_unavailable=fail\nsession required pam_permit.so\n");
+        l.service(
+            "session required MODULE notokens on_keyring_unavailable=fail\nsession required pam_permit.so\n",
+        );
         let r = l.drive_with(l.command(&["--seccomp", mode], &["open_session", "end"]));
-        assert_eq!(r.steps[0], "open_session: 14 Cannot make/remove an entry for the specified session", "{mode}");
-        assert!(r.syslog[0].starts_with("3 pam_pag(svc:session): user $USER: cannot create a PAG: using kernel keyrings: "));
+        assert_eq!(
+            r.steps[0], "open_session: 14 Cannot make/remove an entry for the specified session",
+            "{mode}"
+        );
+        assert!(r.syslog[0]
+            .starts_with("3 pam_pag(svc:session): user $USER: cannot create a PAG: using kernel keyrings: "));
     }
 }
 
@@ -561,7 +667,8 @@ fn key_usage(uid: u32) -> (u64, u64) {
 fn hold_sessions(l: &Lab, n: usize, first_steps: &[&str]) -> Vec<std::process::Child> {
     let mut held = Vec::new();
     for _ in 0..n {
-        let steps: Vec<&str> = first_steps.iter().copied().chain(["open_session", "wait-stdin", "end"]).collect();
+        let steps: Vec<&str> =
+            first_steps.iter().copied().chain(["open_session", "wait-stdin", "end"]).collect();
         let mut cmd = l.command(&[], &steps);
         cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::inherit());
         held.push(cmd.spawn().unwrap());
@@ -596,7 +703,8 @@ fn three_hundred_concurrent_sessions_leave_the_user_quota_alone() {
     // Each login's token program (as the user) adds a 600-byte token, which
     // the module then gives to root; tokens_required makes any failure fail
     // that login.
-    let token = l.script("token.sh", "head -c 600 /dev/zero | keyctl padd user afs@example.org @s >/dev/null");
+    let token =
+        l.script("token.sh", "head -c 600 /dev/zero | keyctl padd user afs@example.org @s >/dev/null");
     l.service(&format!("session required MODULE program={token} tokens_required\n"));
     let before = key_usage(l.uid);
     let held = hold_sessions(&l, 300, &["putenv:KRB5CCNAME=FILE:/tmp/krb5cc_test"]);
@@ -618,7 +726,8 @@ fn three_hundred_concurrent_sessions_leave_the_user_quota_alone() {
 fn user_owned_pags_hit_the_quota_and_say_which_sysctl() {
     let l = lab(23);
     l.service("session required MODULE notokens keyring_owner=user\n");
-    let maxkeys: usize = std::fs::read_to_string("/proc/sys/kernel/keys/maxkeys").unwrap().trim().parse().unwrap();
+    let maxkeys: usize =
+        std::fs::read_to_string("/proc/sys/kernel/keys/maxkeys").unwrap().trim().parse().unwrap();
     let held = hold_sessions(&l, maxkeys - 2, &[]);
     let r = l.drive(&["open_session", "end"]);
     release(held);
@@ -667,7 +776,15 @@ fn login_order_open_before_setcred_runs_the_program_once_the_ticket_is_there() {
     ));
     // util-linux login: open_session, then setcred(ESTABLISH); pam_krb5 puts
     // KRB5CCNAME into the PAM environment in between (putenv stands in for it).
-    let r = l.drive(&["authenticate", "open_session", "putenv:KRB5CCNAME=FILE:/tmp/krb5cc_x", "setcred:establish", "close_session", "setcred:delete", "end"]);
+    let r = l.drive(&[
+        "authenticate",
+        "open_session",
+        "putenv:KRB5CCNAME=FILE:/tmp/krb5cc_x",
+        "setcred:establish",
+        "close_session",
+        "setcred:delete",
+        "end",
+    ]);
     assert_eq!(
         r.syslog,
         strings(&[
@@ -721,12 +838,29 @@ fn the_su_l_example_stack_works() {
             std::fs::copy(entry.path(), confdir.join(entry.file_name())).unwrap();
         }
     }
-    let example = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../conf/pam.d/su-l")).unwrap();
+    let example =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../conf/pam.d/su-l")).unwrap();
     let module = module();
     std::fs::write(confdir.join("su-l"), example.replace("pam_pag.so", &module.to_string_lossy())).unwrap();
     let mut cmd = Command::new(DRIVER);
-    cmd.args(["--confdir", &confdir.to_string_lossy(), "--add-user", &l.user_spec(), "--syslog", "su-l", &l.user])
-        .args(["authenticate", "setcred:establish", "open_session", "show", "close_session", "setcred:delete", "end"]);
+    cmd.args([
+        "--confdir",
+        &confdir.to_string_lossy(),
+        "--add-user",
+        &l.user_spec(),
+        "--syslog",
+        "su-l",
+        &l.user,
+    ])
+    .args([
+        "authenticate",
+        "setcred:establish",
+        "open_session",
+        "show",
+        "close_session",
+        "setcred:delete",
+        "end",
+    ]);
     let r = l.drive_with(cmd);
     assert_eq!(
         r.steps,

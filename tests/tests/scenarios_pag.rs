@@ -41,21 +41,13 @@ impl SessionKeyring {
                 .and_then(|l| l.split_whitespace().next())
                 .map(str::to_owned)
         };
-        Self {
-            serial,
-            owner,
-            marker: child("pag:marker").is_some(),
-            token: child(TOKEN_KEY),
-        }
+        Self { serial, owner, marker: child("pag:marker").is_some(), token: child(TOKEN_KEY) }
     }
 
     #[track_caller]
     fn assert_pag_with_token(&self, context: &str) {
         assert!(self.marker, "not a PAG: {self:?}\n{context}");
-        assert!(
-            self.token.is_some(),
-            "no {TOKEN_KEY} token in the PAG: {self:?}\n{context}"
-        );
+        assert!(self.token.is_some(), "no {TOKEN_KEY} token in the PAG: {self:?}\n{context}");
     }
 }
 
@@ -102,12 +94,7 @@ impl Site {
         for user in users {
             site::add_user(&kdc, user, KRB_PASSWORD)?;
         }
-        Ok(Self {
-            built,
-            log,
-            kdc: Some(kdc),
-            ct,
-        })
+        Ok(Self { built, log, kdc: Some(kdc), ct })
     }
 
     fn ssh_kerberos(&self, user: &str, command: &str) -> Result<pag_tests::container::Output> {
@@ -117,12 +104,7 @@ impl Site {
     /// Lines of pam_pag for `service` logged so far.
     fn pam_pag_lines(&self, service: &str) -> Vec<String> {
         let tag = format!("pam_pag({service}:");
-        self.log
-            .sync()
-            .into_iter()
-            .filter(|l| l.message.contains(&tag))
-            .map(|l| l.message)
-            .collect()
+        self.log.sync().into_iter().filter(|l| l.message.contains(&tag)).map(|l| l.message).collect()
     }
 
     /// Wait until a line containing `needle` was logged; return it.
@@ -159,10 +141,7 @@ fn ssh_password_through_pam_krb5_gives_a_fresh_pag_holding_the_cell_token() -> R
     ring.assert_pag_with_token(&out.stdout);
     assert_tokens_lists_cell(&out.stdout, "alice");
     let created = site.wait_for_log("created PAG")?;
-    assert!(
-        created.contains(&format!("created PAG {}", ring.serial)),
-        "{created}"
-    );
+    assert!(created.contains(&format!("created PAG {}", ring.serial)), "{created}");
     // Fresh: a second login gets another PAG.
     let again = SessionKeyring::parse(&site.ssh_kerberos("alice", "keyctl show @s")?.stdout);
     assert_ne!(again.serial, ring.serial);
@@ -178,11 +157,7 @@ fn ssh_public_key_without_kerberos_gives_a_fresh_pag_and_no_token() -> Result {
     out.assert_success();
     let ring = SessionKeyring::parse(&out.stdout);
     assert!(ring.marker && ring.token.is_none(), "{ring:?}\n{out:?}");
-    assert!(
-        out.stdout
-            .contains(&format!("Tokens held in PAG {}", ring.serial)),
-        "{out:?}"
-    );
+    assert!(out.stdout.contains(&format!("Tokens held in PAG {}", ring.serial)), "{out:?}");
     assert!(!out.stdout.contains("tokens for"), "{out:?}");
     site.teardown()
 }
@@ -225,43 +200,16 @@ fn two_concurrent_ssh_sessions_are_isolated_from_each_other() -> Result {
     b_ring.assert_pag_with_token(&b_show.stdout);
     let results: Vec<(&str, &str)> = a.stdout.lines().filter_map(|l| l.split_once('=')).collect();
     let status = |probe: &str| results.iter().find(|(p, _)| *p == probe).map(|(_, s)| *s);
-    assert_eq!(
-        status("own-token-read"),
-        Some("0"),
-        "control: A reads its own token\n{a:?}"
-    );
-    for probe in [
-        "token-read",
-        "token-pipe",
-        "ring-search",
-        "ring-link",
-        "ring-describe",
-    ] {
-        assert_eq!(
-            status(probe),
-            Some("1"),
-            "{probe} of B's keys from A must fail\n{a:?}"
-        );
+    assert_eq!(status("own-token-read"), Some("0"), "control: A reads its own token\n{a:?}");
+    for probe in ["token-read", "token-pipe", "ring-search", "ring-link", "ring-describe"] {
+        assert_eq!(status(probe), Some("1"), "{probe} of B's keys from A must fail\n{a:?}");
     }
-    let joins: Vec<&&str> = results
-        .iter()
-        .filter(|(p, _)| p.starts_with("join-"))
-        .map(|(_, s)| s)
-        .collect();
+    let joins: Vec<&&str> = results.iter().filter(|(p, _)| p.starts_with("join-")).map(|(_, s)| s).collect();
     assert_eq!(joins.len(), 5, "{a:?}");
-    assert!(
-        joins.iter().all(|s| **s == "1"),
-        "joining by a name reached B's PAG\n{a:?}"
-    );
-    let listed: Vec<&(&str, &str)> = results
-        .iter()
-        .filter(|(p, _)| p.starts_with("proc-keys-"))
-        .collect();
+    assert!(joins.iter().all(|s| **s == "1"), "joining by a name reached B's PAG\n{a:?}");
+    let listed: Vec<&(&str, &str)> = results.iter().filter(|(p, _)| p.starts_with("proc-keys-")).collect();
     assert_eq!(listed.len(), 2, "{a:?}");
-    assert!(
-        listed.iter().all(|(_, s)| *s == "1"),
-        "/proc/keys in A shows B's keys\n{a:?}"
-    );
+    assert!(listed.iter().all(|(_, s)| *s == "1"), "/proc/keys in A shows B's keys\n{a:?}");
     a.assert_stderr_contains("Permission denied");
     site.teardown()
 }
@@ -280,11 +228,7 @@ fn su_l_with_the_shipped_su_l_stack_gives_a_pag() -> Result {
     assert!(out.stdout.starts_with("dave\n"), "{out:?}");
     let ring = SessionKeyring::parse(&out.stdout);
     assert!(ring.marker, "{out:?}");
-    assert!(
-        out.stdout
-            .contains(&format!("Tokens held in PAG {}", ring.serial)),
-        "{out:?}"
-    );
+    assert!(out.stdout.contains(&format!("Tokens held in PAG {}", ring.serial)), "{out:?}");
     assert!(log
         .sync()
         .iter()
@@ -328,15 +272,9 @@ fn survivor_after_logout(on_close: &str, nohup: bool) -> Result<(SessionKeyring,
         site.built.tokens()
     );
     let detach = if nohup {
-        format!(
-            "nohup sh -c {} >/dev/null 2>&1 </dev/null &",
-            shell_quote(&report)
-        )
+        format!("nohup sh -c {} >/dev/null 2>&1 </dev/null &", shell_quote(&report))
     } else {
-        format!(
-            "setsid -f sh -c {} >/dev/null 2>&1 </dev/null",
-            shell_quote(&report)
-        )
+        format!("setsid -f sh -c {} >/dev/null 2>&1 </dev/null", shell_quote(&report))
     };
     let out = site.ssh_kerberos("frank", &format!("keyctl show @s; {detach}"))?;
     out.assert_success();
@@ -344,10 +282,7 @@ fn survivor_after_logout(on_close: &str, nohup: bool) -> Result<(SessionKeyring,
     during.assert_pag_with_token(&out.stdout);
     site.wait_for_log("session closed")?;
     site.ct
-        .sh(
-            &As::Root,
-            "touch /tmp/go; while [ ! -e /tmp/after ]; do sleep 0.05; done; cat /tmp/after",
-        )
+        .sh(&As::Root, "touch /tmp/go; while [ ! -e /tmp/after ]; do sleep 0.05; done; cat /tmp/after")
         .map(|after| (during, after.stdout, site))
 }
 
@@ -366,10 +301,7 @@ fn nohup_process_keeps_pag_but_loses_token_with_on_close_unlog() -> Result {
     let (during, after, site) = survivor_after_logout("unlog", true)?;
     let now = SessionKeyring::parse(&after);
     assert_eq!(now.serial, during.serial, "the process left the PAG:\n{after}");
-    assert!(
-        now.marker && now.token.is_none(),
-        "token still there after unlog:\n{after}"
-    );
+    assert!(now.marker && now.token.is_none(), "token still there after unlog:\n{after}");
     assert!(!after.contains("tokens for"), "{after}");
     site.teardown()
 }
@@ -377,10 +309,7 @@ fn nohup_process_keeps_pag_but_loses_token_with_on_close_unlog() -> Result {
 #[test]
 fn setsid_process_finds_pag_revoked_with_on_close_revoke() -> Result {
     let (_, after, site) = survivor_after_logout("revoke", false)?;
-    assert!(
-        after.contains("Key has been revoked"),
-        "the PAG is not revoked:\n{after}"
-    );
+    assert!(after.contains("Key has been revoked"), "the PAG is not revoked:\n{after}");
     assert!(!after.contains("tokens for"), "{after}");
     site.teardown()
 }
@@ -390,17 +319,8 @@ fn key_login_shows_pag_with(stack: PamStack, built: Built) -> Result {
     let out = site.ct.ssh("grace").key().run("keyctl show @s")?;
     out.assert_success();
     let ring = SessionKeyring::parse(&out.stdout);
-    assert!(
-        ring.marker && ring.owner == "0",
-        "the session keyring is not pam_pag's PAG: {ring:?}\n{out:?}"
-    );
-    assert_eq!(
-        site.pam_pag_lines("sshd")
-            .iter()
-            .filter(|l| l.contains("created PAG"))
-            .count(),
-        1
-    );
+    assert!(ring.marker && ring.owner == "0", "the session keyring is not pam_pag's PAG: {ring:?}\n{out:?}");
+    assert_eq!(site.pam_pag_lines("sshd").iter().filter(|l| l.contains("created PAG")).count(), 1);
     site.teardown()
 }
 
@@ -426,9 +346,7 @@ fn pam_pag_alone_in_pam_keyinit_place_gives_the_pag() -> Result {
 fn login_with_keyrings_blocked(mode: &str) -> Result {
     let built = Built::find()?;
     let stack = site::pag_stack(&built, "");
-    let site = Site::start(&["heidi"], stack, built, |b| {
-        b.sshd_under(&[WITH_SECCOMP, mode, "--"])
-    })?;
+    let site = Site::start(&["heidi"], stack, built, |b| b.sshd_under(&[WITH_SECCOMP, mode, "--"]))?;
     let out = site.ct.ssh("heidi").key().run("id -un")?;
     out.assert_success();
     assert_eq!(out.stdout, "heidi\n");
@@ -457,32 +375,19 @@ fn a_kdc_that_never_answers_delays_the_login_only_by_the_time_limit() -> Result 
     let site = Site::start(&["ivan"], stack, built, |b| b)?;
     // A TGT in ivan's default cache, from the real KDC ...
     site.ct
-        .exec_with_input(
-            &As::User("ivan".into()),
-            &["kinit", "ivan"],
-            &format!("{KRB_PASSWORD}\n"),
-        )?
+        .exec_with_input(&As::User("ivan".into()), &["kinit", "ivan"], &format!("{KRB_PASSWORD}\n"))?
         .assert_success();
     // ... which then stops answering: krb5.conf points at a port that accepts and never replies.
-    let silent = site
-        .ct
-        .in_network_namespace(SilentPort::bind)?
-        .map_err(|e| e.to_string())?;
+    let silent = site.ct.in_network_namespace(SilentPort::bind)?.map_err(|e| e.to_string())?;
     let kdc = site.kdc.as_ref().expect("KDC");
-    let conf = kdc
-        .write_client_config("silent", "", Some(silent.addr()))
-        .map_err(|e| e.to_string())?;
-    site.ct
-        .write_file("/etc/krb5.conf", &std::fs::read_to_string(conf).unwrap(), 0o644)?;
+    let conf = kdc.write_client_config("silent", "", Some(silent.addr())).map_err(|e| e.to_string())?;
+    site.ct.write_file("/etc/krb5.conf", &std::fs::read_to_string(conf).unwrap(), 0o644)?;
     let began = Instant::now();
     let out = site.ct.ssh("ivan").key().run("keyctl show @s")?;
     let took = began.elapsed();
     out.assert_success();
     assert!(SessionKeyring::parse(&out.stdout).marker, "{out:?}");
-    assert!(
-        took >= Duration::from_secs(2) && took < Duration::from_secs(15),
-        "login took {took:?}"
-    );
+    assert!(took >= Duration::from_secs(2) && took < Duration::from_secs(15), "login took {took:?}");
     site.wait_for_log("did not finish within 2 s and was killed")?;
     drop(silent);
     site.teardown()
@@ -496,15 +401,9 @@ fn three_hundred_concurrent_su_sessions_each_have_their_pag_and_token() -> Resul
     let site = Site::start(&["judy"], PamStack::unix(), built, |b| b.pam("su-l", su_stack))?;
     // Every session's aklog finds this TGT in judy's default cache.
     site.ct
-        .exec_with_input(
-            &As::User("judy".into()),
-            &["kinit", "judy"],
-            &format!("{KRB_PASSWORD}\n"),
-        )?
+        .exec_with_input(&As::User("judy".into()), &["kinit", "judy"], &format!("{KRB_PASSWORD}\n"))?
         .assert_success();
-    site.ct
-        .sh(&As::Root, "mkdir -m 1777 /tmp/s && mkfifo -m 666 /tmp/go")?
-        .assert_success();
+    site.ct.sh(&As::Root, "mkdir -m 1777 /tmp/s && mkfifo -m 666 /tmp/go")?.assert_success();
     // Each session reports, then blocks on the fifo: all stay open until released.
     let session = format!(
         "{{ keyctl show @s; echo ---; {}; }} > /tmp/s/$$.tmp 2>&1; mv /tmp/s/$$.tmp /tmp/s/$$; cat /tmp/go >/dev/null",
@@ -512,31 +411,22 @@ fn three_hundred_concurrent_su_sessions_each_have_their_pag_and_token() -> Resul
     );
     let su = format!("su -l judy -c {}", shell_quote(&session));
     let began = Instant::now();
-    let running: Vec<_> = (0..SESSIONS)
-        .map(|_| site.ct.sh_background(&As::Root, &su))
-        .collect::<Result<_>>()?;
+    let running: Vec<_> =
+        (0..SESSIONS).map(|_| site.ct.sh_background(&As::Root, &su)).collect::<Result<_>>()?;
     let reports_dir = site.ct.host_path("/tmp/s").expect("private /tmp");
     let deadline = Instant::now() + Duration::from_secs(240);
     while std::fs::read_dir(&reports_dir)
-        .map(|d| {
-            d.flatten()
-                .filter(|e| !e.file_name().to_string_lossy().ends_with(".tmp"))
-                .count()
-        })
+        .map(|d| d.flatten().filter(|e| !e.file_name().to_string_lossy().ends_with(".tmp")).count())
         .unwrap_or(0)
         < SESSIONS
     {
-        assert!(
-            Instant::now() < deadline,
-            "not all {SESSIONS} sessions reported in time"
-        );
+        assert!(Instant::now() < deadline, "not all {SESSIONS} sessions reported in time");
         std::thread::sleep(Duration::from_millis(100));
     }
     // All 300 are open now; one more adds a 600-byte key in its own PAG.
-    let extra = site.ct.su_l(
-        "judy",
-        "head -c 600 /dev/zero | keyctl padd user big @s >/dev/null && keyctl show @s",
-    )?;
+    let extra = site
+        .ct
+        .su_l("judy", "head -c 600 /dev/zero | keyctl padd user big @s >/dev/null && keyctl show @s")?;
     extra.assert_success();
     eprintln!("{SESSIONS} concurrent sessions opened in {:?}", began.elapsed());
     release_readers(&site.ct.host_path("/tmp/go").unwrap(), running)?;
@@ -550,10 +440,7 @@ fn three_hundred_concurrent_su_sessions_each_have_their_pag_and_token() -> Resul
     }
     assert_eq!(serials.len(), SESSIONS, "sessions shared PAGs");
     let extra_ring = SessionKeyring::parse(&extra.stdout);
-    assert!(
-        extra_ring.marker && !serials.contains(&extra_ring.serial),
-        "{extra:?}"
-    );
+    assert!(extra_ring.marker && !serials.contains(&extra_ring.serial), "{extra:?}");
     site.teardown()
 }
 
@@ -564,27 +451,17 @@ fn release_readers(fifo: &std::path::Path, mut running: Vec<pag_tests::container
     let deadline = Instant::now() + Duration::from_secs(120);
     while !running.is_empty() {
         // ENXIO (no reader at this instant) is expected between releases.
-        let _ = std::fs::OpenOptions::new()
-            .write(true)
-            .custom_flags(libc::O_NONBLOCK)
-            .open(fifo);
+        let _ = std::fs::OpenOptions::new().write(true).custom_flags(libc::O_NONBLOCK).open(fifo);
         std::thread::sleep(Duration::from_millis(50));
         let mut i = 0;
         while i < running.len() {
             if running[i].is_running() {
                 i += 1;
             } else {
-                running
-                    .swap_remove(i)
-                    .wait(Duration::from_secs(5))?
-                    .assert_success();
+                running.swap_remove(i).wait(Duration::from_secs(5))?.assert_success();
             }
         }
-        assert!(
-            Instant::now() < deadline,
-            "{} sessions did not end",
-            running.len()
-        );
+        assert!(Instant::now() < deadline, "{} sessions did not end", running.len());
     }
     Ok(())
 }
@@ -592,9 +469,7 @@ fn release_readers(fifo: &std::path::Path, mut running: Vec<pag_tests::container
 /// The example stack `conf/pam.d/<service>` as shipped, with the built
 /// module in place of the bare `pam_pag.so`.
 fn shipped_stack(service: &str, built: &Built) -> PamStack {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../conf/pam.d")
-        .join(service);
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../conf/pam.d").join(service);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     PamStack::from_text(&text).replace_module("pam_pag.so", &built.pam_pag.display().to_string())
 }
@@ -608,13 +483,8 @@ fn with_system_stacks(builder: ContainerBuilder, built: &Built) -> ContainerBuil
         common_auth.contains("pam_krb5.so"),
         "this host's /etc/pam.d/common-auth has no pam_krb5 line; install libpam-krb5 (pam-auth-update adds it)"
     );
-    let config = format!(
-        "[pam]\nprogram = \"{}\"\ncells = [\"{CELL}\"]\n",
-        built.aklog.display()
-    );
-    builder
-        .host_pam_d()
-        .file("/etc/security/pam_pag.toml", &config, 0o644)
+    let config = format!("[pam]\nprogram = \"{}\"\ncells = [\"{CELL}\"]\n", built.aklog.display());
+    builder.host_pam_d().file("/etc/security/pam_pag.toml", &config, 0o644)
 }
 
 #[test]

@@ -14,9 +14,7 @@ type Result<T = ()> = pag_tests::container::Result<T>;
 const WITH_SECCOMP: &str = env!("CARGO_BIN_EXE_with-seccomp");
 
 fn keyinit(control: &str) -> PamStack {
-    PamStack::unix_auth()
-        .session(control, "pam_keyinit.so force revoke")
-        .session("required", "pam_unix.so")
+    PamStack::unix_auth().session(control, "pam_keyinit.so force revoke").session("required", "pam_unix.so")
 }
 
 #[test]
@@ -28,12 +26,10 @@ fn two_concurrent_ssh_sessions_get_different_session_keyrings() -> Result {
         .start()?;
     let uid = ct.user("alice").uid;
     // Both sessions are open at once: each waits for the other's marker file.
-    let a = ct
-        .ssh("alice")
-        .spawn("keyctl show @s; touch /tmp/a; while [ ! -e /tmp/b ]; do sleep 0.05; done")?;
-    let b = ct
-        .ssh("alice")
-        .spawn("keyctl show @s; touch /tmp/b; while [ ! -e /tmp/a ]; do sleep 0.05; done")?;
+    let a =
+        ct.ssh("alice").spawn("keyctl show @s; touch /tmp/a; while [ ! -e /tmp/b ]; do sleep 0.05; done")?;
+    let b =
+        ct.ssh("alice").spawn("keyctl show @s; touch /tmp/b; while [ ! -e /tmp/a ]; do sleep 0.05; done")?;
     let (a, b) = (a.wait(Duration::from_secs(30))?, b.wait(Duration::from_secs(30))?);
     a.assert_success();
     b.assert_success();
@@ -70,10 +66,7 @@ fn blocked_keyrings(mode: &str, message: &str) -> Result {
     out.assert_stderr_contains(message);
     ct.set_pam("sshd", &keyinit("required"))?;
     let refused = ct.ssh("bob").run("id -un")?;
-    assert!(
-        !refused.status.success() && !refused.stdout.contains("bob"),
-        "{refused:?}"
-    );
+    assert!(!refused.status.success() && !refused.stdout.contains("bob"), "{refused:?}");
     ct.teardown()?;
     Ok(())
 }
@@ -89,10 +82,8 @@ fn su_l_sessions_each_get_their_own_keyring() -> Result {
         .start()?;
     let first = ct.su_l("carol", "keyctl show @s")?;
     let second = ct.su_l("carol", "keyctl show @s")?;
-    let (one, two) = (
-        session_keyring(&first.assert_success().stdout),
-        session_keyring(&second.assert_success().stdout),
-    );
+    let (one, two) =
+        (session_keyring(&first.assert_success().stdout), session_keyring(&second.assert_success().stdout));
     assert_ne!(one.0, two.0);
     ct.teardown()?;
     Ok(())
@@ -111,10 +102,7 @@ fn login_as_types_name_and_password_and_reaches_the_shell() -> Result {
     let (two, status_two) = second.run("keyctl show @s", t)?;
     assert_eq!((status_one, status_two), (0, 0), "{one}\n{two}");
     let uid = ct.user("dave").uid;
-    assert_ne!(
-        assert_keyinit_session_keyring(&one, uid),
-        assert_keyinit_session_keyring(&two, uid)
-    );
+    assert_ne!(assert_keyinit_session_keyring(&one, uid), assert_keyinit_session_keyring(&two, uid));
     for mut tty in [first, second] {
         tty.send_line("exit")?;
         tty.wait(t)?;
@@ -125,14 +113,9 @@ fn login_as_types_name_and_password_and_reaches_the_shell() -> Result {
 
 #[test]
 fn the_systems_own_su_l_stack_runs_in_a_host_pam_d_copy() -> Result {
-    let ct = Container::builder()
-        .user(User::new("erin"))
-        .host_pam_d()
-        .start()?;
+    let ct = Container::builder().user(User::new("erin")).host_pam_d().start()?;
     let stack = ct.exec(&As::Root, &["cat", "/etc/pam.d/su-l"])?;
-    stack
-        .assert_stdout_contains("include")
-        .assert_stdout_contains("su");
+    stack.assert_stdout_contains("include").assert_stdout_contains("su");
     let out = ct.su_l("erin", "id -un")?;
     out.assert_success();
     assert_eq!(out.stdout, "erin\n");

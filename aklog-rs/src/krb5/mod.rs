@@ -92,9 +92,7 @@ impl Context {
             // Without a context there is no error-message table to ask.
             return Err(Krb5Error {
                 code,
-                message: format!(
-                    "cannot initialise Kerberos (error {code}); check krb5.conf or KRB5_CONFIG"
-                ),
+                message: format!("cannot initialise Kerberos (error {code}); check krb5.conf or KRB5_CONFIG"),
             });
         }
         Ok(Context { raw })
@@ -180,10 +178,8 @@ impl Context {
     /// DNS, where enabled) maps `host` to. An empty list or an empty realm
     /// (the "referral realm") means no mapping.
     pub fn host_realms(&self, host: &str) -> Krb5Result<Vec<String>> {
-        let text = CString::new(host).map_err(|_| Krb5Error {
-            code: 0,
-            message: format!("host name {host:?} contains a NUL byte"),
-        })?;
+        let text = CString::new(host)
+            .map_err(|_| Krb5Error { code: 0, message: format!("host name {host:?} contains a NUL byte") })?;
         let mut list: *mut *mut libc::c_char = ptr::null_mut();
         // SAFETY: live context, NUL-terminated input, valid out-pointer.
         self.check(unsafe { bindings::krb5_get_host_realm(self.raw, text.as_ptr(), &mut list) })?;
@@ -254,7 +250,8 @@ impl<'c> Ccache<'c> {
     /// valid one is there, else from the KDC with the cached TGT (and then
     /// stored in the cache, as kvno does).
     pub fn get_credentials(&self, client: &Principal<'_>, server: &Principal<'_>) -> Krb5Result<Creds<'c>> {
-        let mut wanted = bindings::krb5_creds { client: client.raw, server: server.raw, ..Default::default() };
+        let mut wanted =
+            bindings::krb5_creds { client: client.raw, server: server.raw, ..Default::default() };
         let mut out: *mut bindings::krb5_creds = ptr::null_mut();
         // SAFETY: live context and cache; `wanted` borrows the two principals
         // (which outlive the call) and is not freed by us (its other fields

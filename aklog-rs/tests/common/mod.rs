@@ -87,7 +87,9 @@ impl Fx {
     /// [`Fx::session`] with the session kind and whether to kinit first.
     pub fn session_as(&self, session: Session, ccache: &str, kinit: bool, script: &str) -> Out {
         let login = if kinit {
-            format!("printf '%s\\n' \"$PW\" | kinit {USER} >/dev/null || {{ echo kinit failed >&2; exit 99; }}\n")
+            format!(
+                "printf '%s\\n' \"$PW\" | kinit {USER} >/dev/null || {{ echo kinit failed >&2; exit 99; }}\n"
+            )
         } else {
             String::new()
         };
@@ -111,7 +113,8 @@ impl Fx {
 /// The `tokens --json` object in `stdout`: from its first `{` to the end.
 pub fn json_tokens(stdout: &str) -> serde_json::Value {
     let start = stdout.find('{').unwrap_or_else(|| panic!("no JSON in {stdout}"));
-    serde_json::from_str(&stdout[start..]).unwrap_or_else(|e| panic!("tokens --json printed bad JSON ({e}): {stdout}"))
+    serde_json::from_str(&stdout[start..])
+        .unwrap_or_else(|e| panic!("tokens --json printed bad JSON ({e}): {stdout}"))
 }
 
 /// The run ended with `code` and said `needle` on stderr.
@@ -123,7 +126,8 @@ pub fn assert_fails(out: &Out, code: i32, needle: &str) {
 /// The reference script, run with python3.
 pub fn reference(args: &[&str]) -> serde_json::Value {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/ccache_rxkad.py");
-    let out = Command::new("python3").arg(script).args(args).output().expect("running python3 (install python3)");
+    let out =
+        Command::new("python3").arg(script).args(args).output().expect("running python3 (install python3)");
     assert!(out.status.success(), "reference script failed: {}", String::from_utf8_lossy(&out.stderr));
     serde_json::from_slice(&out.stdout).unwrap()
 }

@@ -42,7 +42,11 @@ fn run() -> Result<(), String> {
     if runs < 50 {
         return Err("RUNS must be at least 50".into());
     }
-    let bins = std::env::current_exe().map_err(|e| e.to_string())?.parent().map(Path::to_path_buf).unwrap_or_default();
+    let bins = std::env::current_exe()
+        .map_err(|e| e.to_string())?
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
     for b in ["aklog", "tokens"] {
         if !bins.join(b).exists() {
             return Err(format!("{} is missing: cargo build --release -p aklog-rs", bins.join(b).display()));
@@ -62,7 +66,8 @@ fn run() -> Result<(), String> {
     kdc.kinit_password("user", PASSWORD, &ccache).map_err(|e| e.to_string())?;
 
     // Everything below runs in a PAG of its own, so the tokens land there.
-    let pag = pag::create(&pag::CreateOptions { owner: None, link_user_keyring: true }).map_err(|e| e.to_string())?;
+    let pag = pag::create(&pag::CreateOptions { owner: None, link_user_keyring: true })
+        .map_err(|e| e.to_string())?;
 
     let cmd = |program: PathBuf, args: &[&str]| {
         let mut c = kdc.command(program);
@@ -94,7 +99,11 @@ fn run() -> Result<(), String> {
     }
     let (t, s) = interleave(runs, &mut tokens, &mut show)?;
 
-    println!("aklog-bench: {runs} interleaved runs each, medians of wall time; KDC {} on port {}", REALM, kdc.port());
+    println!(
+        "aklog-bench: {runs} interleaved runs each, medians of wall time; KDC {} on port {}",
+        REALM,
+        kdc.port()
+    );
     println!();
     println!("| command | median | peer | peer median | ratio | target |");
     println!("|---|---|---|---|---|---|");
@@ -112,7 +121,11 @@ fn check(c: &mut Command) -> Result<(), String> {
     Ok(())
 }
 
-fn interleave(runs: usize, a: &mut Command, b: &mut Command) -> Result<(Vec<Duration>, Vec<Duration>), String> {
+fn interleave(
+    runs: usize,
+    a: &mut Command,
+    b: &mut Command,
+) -> Result<(Vec<Duration>, Vec<Duration>), String> {
     let (mut ta, mut tb) = (Vec::with_capacity(runs), Vec::with_capacity(runs));
     for _ in 0..runs {
         for (c, times) in [(&mut *a, &mut ta), (&mut *b, &mut tb)] {

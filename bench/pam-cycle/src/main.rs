@@ -64,8 +64,14 @@ fn run() -> Result<(), String> {
                 let (l, p) = v.split_once('=').ok_or("--also needs LABEL=PATH")?;
                 also.push((l.to_owned(), PathBuf::from(p)));
             }
-            "--cycles" => cycles = args.next().and_then(|n| n.parse().ok()).ok_or("--cycles needs a number")?,
-            _ => return Err(format!("unknown argument {a}; usage: pam-cycle --module PATH [--also LABEL=PATH] [--cycles N]")),
+            "--cycles" => {
+                cycles = args.next().and_then(|n| n.parse().ok()).ok_or("--cycles needs a number")?
+            }
+            _ => {
+                return Err(format!(
+                    "unknown argument {a}; usage: pam-cycle --module PATH [--also LABEL=PATH] [--cycles N]"
+                ))
+            }
         }
     }
     let module = module.ok_or("--module PATH (the built libpam_pag.so) is required")?;
@@ -81,24 +87,49 @@ fn run() -> Result<(), String> {
     mountns::enter_private().map_err(|e| e.to_string())?;
     let scratch = tempfile::tempdir().map_err(|e| e.to_string())?;
     let mut users: Vec<TestUser> = (0..POOL)
-        .map(|i| TestUser { name: pool_user(i as usize), uid: POOL_BASE_UID + i, gid: POOL_BASE_UID + i, groups: Vec::new() })
+        .map(|i| TestUser {
+            name: pool_user(i as usize),
+            uid: POOL_BASE_UID + i,
+            gid: POOL_BASE_UID + i,
+            groups: Vec::new(),
+        })
         .collect();
-    users.push(TestUser { name: PAG_USER.0.to_owned(), uid: PAG_USER.1, gid: PAG_USER.1, groups: Vec::new() });
+    users.push(TestUser {
+        name: PAG_USER.0.to_owned(),
+        uid: PAG_USER.1,
+        gid: PAG_USER.1,
+        groups: Vec::new(),
+    });
     mountns::add_users(scratch.path(), &users).map_err(|e| e.to_string())?;
     let dir = scratch.path().join("pam.d");
     std::fs::create_dir(&dir).map_err(|e| e.to_string())?;
 
     let mut peers = vec![
-        Peer { label: "pam_pag".into(), service: write(&dir, "pag", &format!("session required {} notokens", module.display()))? },
-        Peer { label: "pam_keyinit force revoke".into(), service: write(&dir, "keyinit", "session required pam_keyinit.so force revoke")? },
-        Peer { label: "pam_permit".into(), service: write(&dir, "permit", "session required pam_permit.so")? },
+        Peer {
+            label: "pam_pag".into(),
+            service: write(&dir, "pag", &format!("session required {} notokens", module.display()))?,
+        },
+        Peer {
+            label: "pam_keyinit force revoke".into(),
+            service: write(&dir, "keyinit", "session required pam_keyinit.so force revoke")?,
+        },
+        Peer {
+            label: "pam_permit".into(),
+            service: write(&dir, "permit", "session required pam_permit.so")?,
+        },
     ];
     for (i, (label, path)) in also.iter().enumerate() {
-        let service = write(&dir, &format!("also{i}"), &format!("session required {} notokens", path.display()))?;
+        let service =
+            write(&dir, &format!("also{i}"), &format!("session required {} notokens", path.display()))?;
         peers.push(Peer { label: label.clone(), service });
     }
 
-    println!("module: {} ({} bytes; stripped {} bytes)", module.display(), size(&module), stripped_size(&module)?);
+    println!(
+        "module: {} ({} bytes; stripped {} bytes)",
+        module.display(),
+        size(&module),
+        stripped_size(&module)?
+    );
     println!("cycles per peer: {cycles} (in 20 interleaved rounds); medians in microseconds\n");
 
     // Warm up: first loads, first @u/@us of each pool user.
@@ -114,7 +145,14 @@ fn run() -> Result<(), String> {
     println!("|---|---:|---:|---:|---:|");
     for (i, p) in peers.iter().enumerate() {
         let (ma, mb) = (median(&a[i]), median(&b[i]));
-        println!("| {} | {:.1} | {:.3} | {:.1} | {:.3} |", p.label, micros(ma), ratio(ma, keyinit_a), micros(mb), ratio(mb, keyinit_b));
+        println!(
+            "| {} | {:.1} | {:.3} | {:.1} | {:.3} |",
+            p.label,
+            micros(ma),
+            ratio(ma, keyinit_a),
+            micros(mb),
+            ratio(mb, keyinit_b)
+        );
     }
 
     println!("\n10,000 sequential logins of {} through pam_pag:", PAG_USER.0);
@@ -139,7 +177,9 @@ fn run() -> Result<(), String> {
 fn nix_is_root() -> bool {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("Uid:").map(|u| u.split_whitespace().nth(1) == Some("0"))))
+        .and_then(|s| {
+            s.lines().find_map(|l| l.strip_prefix("Uid:").map(|u| u.split_whitespace().nth(1) == Some("0")))
+        })
         .unwrap_or(false)
 }
 
@@ -168,7 +208,8 @@ fn stripped_size(path: &Path) -> Result<u64, String> {
 
 fn full_cycle(dir: &Path, p: &Peer, user: &str) -> Result<Duration, String> {
     let start = Instant::now();
-    let mut pam = Pam::start(&p.service, user, Some(dir)).map_err(|e| format!("{}: pam_start: {}", p.label, e.0))?;
+    let mut pam =
+        Pam::start(&p.service, user, Some(dir)).map_err(|e| format!("{}: pam_start: {}", p.label, e.0))?;
     let open = pam.open_session(0);
     let close = pam.close_session(0);
     pam.end();
@@ -198,14 +239,18 @@ fn measure(dir: &Path, peers: &[Peer], cycles: usize) -> Result<(Samples, Sample
             // A handle per 25 cycles, each of another pool user (see POOL).
             for chunk in 0..per_round.div_ceil(HANDLE_CYCLES) {
                 let user = pool_user((round * peers.len() + i) * 64 + chunk);
-                let mut pam = Pam::start(&p.service, &user, Some(dir)).map_err(|e| format!("{}: pam_start: {}", p.label, e.0))?;
+                let mut pam = Pam::start(&p.service, &user, Some(dir))
+                    .map_err(|e| format!("{}: pam_start: {}", p.label, e.0))?;
                 for _ in 0..HANDLE_CYCLES.min(per_round - chunk * HANDLE_CYCLES) {
                     let start = Instant::now();
                     let open = pam.open_session(0);
                     let close = pam.close_session(0);
                     b[i].push(start.elapsed());
                     if open != 0 || close != 0 {
-                        return Err(format!("{} (one handle, user {user}): open {open}, close {close}", p.label));
+                        return Err(format!(
+                            "{} (one handle, user {user}): open {open}, close {close}",
+                            p.label
+                        ));
                     }
                 }
                 pam.end();

@@ -36,7 +36,9 @@ pub fn check_name(what: &str, name: &str) -> Option<String> {
     if name.is_empty() {
         return Some(format!("empty {what} name"));
     }
-    if let Some(c) = name.chars().find(|c| matches!(c, '/' | '@' | '\\' | ';') || c.is_whitespace() || c.is_control()) {
+    if let Some(c) =
+        name.chars().find(|c| matches!(c, '/' | '@' | '\\' | ';') || c.is_whitespace() || c.is_control())
+    {
         return Some(format!("{what} name {name:?} contains {c:?}"));
     }
     None
@@ -73,7 +75,9 @@ fn realm<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
 fn key_type<'de, D: Deserializer<'de>>(d: D) -> Result<KeyTypeChoice, D::Error> {
     let name = String::deserialize(d)?;
     parse_key_type(&name).ok_or_else(|| {
-        serde::de::Error::custom(format!("unknown key type {name:?}; expected \"auto\", \"rxrpc\" or \"user\""))
+        serde::de::Error::custom(format!(
+            "unknown key type {name:?}; expected \"auto\", \"rxrpc\" or \"user\""
+        ))
     })
 }
 

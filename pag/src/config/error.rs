@@ -27,7 +27,13 @@ impl ConfigError {
     /// An error for a value that parsed but makes no sense, at `key`.
     pub fn invalid(path: &Path, text: &str, key: &str, message: impl Into<String>) -> Self {
         let (line, column) = find_key(text, key).map_or((None, None), |(l, c)| (Some(l), Some(c)));
-        ConfigError { path: path.to_owned(), line, column, key: Some(key.to_owned()), message: message.into() }
+        ConfigError {
+            path: path.to_owned(),
+            line,
+            column,
+            key: Some(key.to_owned()),
+            message: message.into(),
+        }
     }
 
     /// Translate a toml error, whose span is a byte range, into line, column

@@ -180,7 +180,10 @@ mod tests {
     #[test]
     fn relative_program_and_zero_timeout_are_refused() {
         let e = parse("[pam]\nprogram = \"aklog\"\n").unwrap_err();
-        assert_eq!(e.to_string(), "/etc/security/pam_pag.toml:2:1: key `pam.program`: must be an absolute path");
+        assert_eq!(
+            e.to_string(),
+            "/etc/security/pam_pag.toml:2:1: key `pam.program`: must be an absolute path"
+        );
         let e = parse("[pam.service.login]\ntimeout = 0\n").unwrap_err();
         assert_eq!(e.key.as_deref(), Some("pam.service.login.timeout"));
         assert_eq!(e.line, Some(2));

@@ -88,10 +88,9 @@ impl fmt::Display for PayloadError {
             PayloadError::BadTicketLength(n) => {
                 write!(f, "rxrpc token ticket of {n} bytes is outside 1..={MAX_TICKET_LEN}")
             }
-            PayloadError::LengthMismatch { declared, actual } => write!(
-                f,
-                "rxrpc token payload declares a {declared}-byte ticket but carries {actual} bytes"
-            ),
+            PayloadError::LengthMismatch { declared, actual } => {
+                write!(f, "rxrpc token payload declares a {declared}-byte ticket but carries {actual} bytes")
+            }
         }
     }
 }

@@ -84,8 +84,7 @@ impl TokenStore {
     /// Every token linked directly into the keyring, in link order. Keys that
     /// look like tokens but do not decode are not tokens and are left out.
     pub fn list(&self) -> Result<Vec<Token>> {
-        let links = sys::keyring_links(self.keyring)
-            .map_err(|e| Error::keyring("listing the tokens", e))?;
+        let links = sys::keyring_links(self.keyring).map_err(|e| Error::keyring("listing the tokens", e))?;
         let mut described = Vec::with_capacity(links.len());
         for serial in links {
             // A key can vanish (expire, be unlinked) between the listing and
@@ -112,13 +111,7 @@ impl TokenStore {
                 .find(|(_, p)| p.key_type == "user" && p.description == principal_key)
                 .and_then(|(s, _)| sys::read(*s).ok())
                 .and_then(|b| String::from_utf8(b).ok());
-            tokens.push(Token {
-                cell: cell.to_owned(),
-                key_type,
-                rxkad,
-                principal,
-                serial: Some(*serial),
-            });
+            tokens.push(Token { cell: cell.to_owned(), key_type, rxkad, principal, serial: Some(*serial) });
         }
         Ok(tokens)
     }
@@ -156,8 +149,7 @@ impl TokenStore {
     }
 
     fn remove_matching(&self, matches: impl Fn(&str, &str) -> bool) -> Result<Removed> {
-        let links = sys::keyring_links(self.keyring)
-            .map_err(|e| Error::keyring("listing the tokens", e))?;
+        let links = sys::keyring_links(self.keyring).map_err(|e| Error::keyring("listing the tokens", e))?;
         let mut removed = Removed { tokens: 0 };
         for serial in links {
             let Ok(d) = sys::describe(serial) else { continue };

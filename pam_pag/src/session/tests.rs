@@ -52,7 +52,14 @@ struct FakeKernel {
 
 impl Default for FakeKernel {
     fn default() -> Self {
-        FakeKernel { calls: Vec::new(), lookups: Default::default(), create: Ok(777), outcome: Outcome::Exited(0), output: Vec::new(), runs: Vec::new() }
+        FakeKernel {
+            calls: Vec::new(),
+            lookups: Default::default(),
+            create: Ok(777),
+            outcome: Outcome::Exited(0),
+            output: Vec::new(),
+            runs: Vec::new(),
+        }
     }
 }
 
@@ -67,7 +74,8 @@ impl Kernel for FakeKernel {
     }
     fn create_pag(&mut self, login: &LoginPag) -> pag::Result<i32> {
         self.calls.push(format!("create owner={:?} link={}", login.keyring_owner, login.link_user_keyring));
-        self.create.map_err(|errno| pag::Error::keyring("creating the PAG keyring", SysError { op: "join", errno }))
+        self.create
+            .map_err(|errno| pag::Error::keyring("creating the PAG keyring", SysError { op: "join", errno }))
     }
     fn unlog(&mut self, keyring: Option<i32>) -> pag::Result<usize> {
         self.calls.push(format!("unlog {keyring:?}"));
@@ -102,7 +110,12 @@ struct Script {
 impl Script {
     fn new() -> Self {
         let options = Options { program: "/bin/tokens".into(), ..Options::default() };
-        Script { handle: FakeHandle::new("alice"), kernel: FakeKernel::default(), options, lines: Lines::default() }
+        Script {
+            handle: FakeHandle::new("alice"),
+            kernel: FakeKernel::default(),
+            options,
+            lines: Lines::default(),
+        }
     }
 
     fn call(&mut self, hook: Hook, args: &[&str]) -> Code {
@@ -156,7 +169,17 @@ fn gdm_order_setcred_first_then_open() {
     assert_eq!(s.call(Hook::OpenSession, &[]), pam::SUCCESS);
     assert_eq!(s.kernel.calls, ["create owner=Root link=true"]);
     let alice = UserEntry { name: "alice".into(), uid: 1000, gid: 100 };
-    assert_eq!(s.handle.state, Some(SessionState { pag: Some(777), established: true, tokens_pending: true, closed: false, keyrings_unavailable: false, user: Some(alice) }));
+    assert_eq!(
+        s.handle.state,
+        Some(SessionState {
+            pag: Some(777),
+            established: true,
+            tokens_pending: true,
+            closed: false,
+            keyrings_unavailable: false,
+            user: Some(alice)
+        })
+    );
 }
 
 #[test]
@@ -167,7 +190,16 @@ fn sudo_order_reinitialize_before_open_does_nothing() {
     assert!(s.kernel.calls.is_empty());
     assert_eq!(s.call(Hook::OpenSession, &[]), pam::SUCCESS);
     assert_eq!(s.call(Hook::Setcred(Cred::Refresh), &[]), pam::SUCCESS);
-    assert_eq!(s.kernel.calls, ["create owner=Root link=true", "run /bin/tokens", "charge 777 1000", "run /bin/tokens", "charge 777 1000"]);
+    assert_eq!(
+        s.kernel.calls,
+        [
+            "create owner=Root link=true",
+            "run /bin/tokens",
+            "charge 777 1000",
+            "run /bin/tokens",
+            "charge 777 1000"
+        ]
+    );
 }
 
 #[test]
@@ -207,7 +239,12 @@ fn keyrings_blocked_ignore_or_fail() {
         assert!(s.texts()[0].starts_with("pam_pag(sshd:session): user alice: no PAG for this session: creating the PAG keyring: keyctl join: "));
         assert_eq!(s.call(ESTABLISH, &[]), pam::SUCCESS, "the second hook sees the first decided");
         assert_eq!(s.call(Hook::CloseSession, &[]), pam::IGNORE, "nothing to close");
-        assert_eq!(s.lines.0.iter().filter(|l| l.0 != Level::Debug).count(), 1, "one line per session: {:?}", s.texts());
+        assert_eq!(
+            s.lines.0.iter().filter(|l| l.0 != Level::Debug).count(),
+            1,
+            "one line per session: {:?}",
+            s.texts()
+        );
 
         let mut s = Script::new();
         s.kernel.create = Err(errno);
@@ -272,7 +309,10 @@ fn token_program_gets_only_pam_env_and_ccache() {
     assert_eq!(s.call(Hook::OpenSession, &[]), pam::SUCCESS);
     let run = &s.kernel.runs[0];
     assert_eq!(run.args, ["-d", "-cell", "example.org"]);
-    assert_eq!(run.env, [("LANG".to_owned(), "C".to_owned()), ("KRB5CCNAME".to_owned(), "FILE:/tmp/krb5cc_1000".to_owned())]);
+    assert_eq!(
+        run.env,
+        [("LANG".to_owned(), "C".to_owned()), ("KRB5CCNAME".to_owned(), "FILE:/tmp/krb5cc_1000".to_owned())]
+    );
     assert_eq!((run.uid, run.gid, run.user.as_str()), (1000, 100, "alice"));
     assert_eq!(run.timeout, Duration::from_secs(10));
 }
@@ -296,7 +336,10 @@ fn token_failures_fail_only_when_required() {
     for (outcome, line) in [
         (Outcome::Exited(4), "user alice: /bin/tokens failed with exit status 4"),
         (Outcome::TimedOut, "user alice: /bin/tokens did not finish within 10 s and was killed"),
-        (Outcome::NotStarted("No such file or directory (os error 2)".into()), "user alice: cannot run /bin/tokens: No such file or directory (os error 2)"),
+        (
+            Outcome::NotStarted("No such file or directory (os error 2)".into()),
+            "user alice: cannot run /bin/tokens: No such file or directory (os error 2)",
+        ),
         (Outcome::Signalled(9), "user alice: /bin/tokens was killed by signal 9"),
     ] {
         for required in [false, true] {
@@ -355,7 +398,10 @@ fn a_new_session_after_close_on_the_same_handle_gets_a_new_pag() {
     s.call(Hook::CloseSession, &[]);
     s.kernel.create = Ok(778);
     assert_eq!(s.call(Hook::OpenSession, &[]), pam::SUCCESS);
-    assert_eq!(s.kernel.calls, ["create owner=Root link=true", "unlog Some(777)", "create owner=Root link=true"]);
+    assert_eq!(
+        s.kernel.calls,
+        ["create owner=Root link=true", "unlog Some(777)", "create owner=Root link=true"]
+    );
     assert_eq!(s.handle.state.as_ref().unwrap().pag, Some(778));
 }
 
@@ -367,5 +413,9 @@ fn login_order_tokens_wait_for_the_ticket_from_a_later_setcred() {
     s.handle.env.push(("KRB5CCNAME".into(), "FILE:/tmp/krb5cc_1000_x".into()));
     assert_eq!(s.call(ESTABLISH, &[]), pam::SUCCESS);
     assert_eq!(s.call(ESTABLISH, &[]), pam::SUCCESS);
-    assert_eq!(s.kernel.calls, ["create owner=Root link=true", "run /bin/tokens", "charge 777 1000"], "runs once");
+    assert_eq!(
+        s.kernel.calls,
+        ["create owner=Root link=true", "run /bin/tokens", "charge 777 1000"],
+        "runs once"
+    );
 }

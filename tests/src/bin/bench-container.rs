@@ -42,9 +42,7 @@ fn main() -> ExitCode {
         peer.push(bare_unshare());
         let run = |sshd: bool| -> Result<(Duration, Duration), String> {
             let builder = Container::builder().user(User::new("bench").ssh_key());
-            let ct = if sshd { builder.sshd() } else { builder }
-                .start()
-                .map_err(|e| e.to_string())?;
+            let ct = if sshd { builder.sshd() } else { builder }.start().map_err(|e| e.to_string())?;
             let started = ct.startup_time();
             let began = Instant::now();
             ct.teardown().map_err(|e| e.to_string())?;
@@ -68,10 +66,7 @@ fn main() -> ExitCode {
     println!("|---|---|---|");
     let ms = |d: Duration| format!("{:.1} ms", d.as_secs_f64() * 1e3);
     let ratio = |d: Duration| format!("{:.2}x", d.as_secs_f64() / peer_median.as_secs_f64());
-    println!(
-        "| bare unshare (same namespaces) running true | {} | 1.00x |",
-        ms(peer_median)
-    );
+    println!("| bare unshare (same namespaces) running true | {} | 1.00x |", ms(peer_median));
     for (what, samples) in [
         ("container start (pid 1 ready, one user)", start),
         ("container start with sshd listening", start_sshd),

@@ -6,7 +6,7 @@
 //! Here every round runs each command once, in an order that rotates, so
 //! background load falls on all of them alike and the ratio stays honest.
 //!
-//! usage: bench-exec [--runs N] [--warmup N] NAME=COMMAND... 
+//! usage: bench-exec [--runs N] [--warmup N] NAME=COMMAND...
 //! The first NAME is the peer the others are compared with. COMMAND is split
 //! on whitespace (no shell, so no shell start-up is measured).
 
@@ -27,7 +27,8 @@ fn main() -> ExitCode {
     let mut benches = Vec::new();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
-        let mut number = |what: &str| args.next().and_then(|v| v.parse().ok()).ok_or(format!("{what} needs a number"));
+        let mut number =
+            |what: &str| args.next().and_then(|v| v.parse().ok()).ok_or(format!("{what} needs a number"));
         let parsed = match arg.as_str() {
             "--runs" => number("--runs").map(|n| runs = n),
             "--warmup" => number("--warmup").map(|n| warmup = n),
@@ -70,7 +71,13 @@ fn main() -> ExitCode {
     let medians: Vec<Duration> = benches.iter_mut().map(|b| median(&mut b.times)).collect();
     let peer = medians[0];
     let width = benches.iter().map(|b| b.name.len()).max().unwrap_or(0).max(7);
-    println!("{:<width$} {:>6} {:>12} {:>10}", "command", "runs", "median", format!("vs {}", benches[0].name));
+    println!(
+        "{:<width$} {:>6} {:>12} {:>10}",
+        "command",
+        "runs",
+        "median",
+        format!("vs {}", benches[0].name)
+    );
     for (b, m) in benches.iter().zip(&medians) {
         println!(
             "{:<width$} {:>6} {:>10.1}us {:>9.3}x",
@@ -102,5 +109,9 @@ fn time_once(argv: &[String]) -> Result<Duration, String> {
 fn median(times: &mut [Duration]) -> Duration {
     times.sort_unstable();
     let n = times.len();
-    if n % 2 == 1 { times[n / 2] } else { (times[n / 2 - 1] + times[n / 2]) / 2 }
+    if n % 2 == 1 {
+        times[n / 2]
+    } else {
+        (times[n / 2 - 1] + times[n / 2]) / 2
+    }
 }

@@ -49,7 +49,8 @@ fn parse_user(spec: &str) -> Result<TestUser, String> {
     let number = |s: &str| s.parse::<u32>().map_err(|_| format!("--add-user {spec}: `{s}` is not a number"));
     let mut groups = Vec::new();
     for g in parts {
-        let (n, id) = g.split_once('=').ok_or_else(|| format!("--add-user {spec}: group `{g}` wants NAME=GID"))?;
+        let (n, id) =
+            g.split_once('=').ok_or_else(|| format!("--add-user {spec}: group `{g}` wants NAME=GID"))?;
         groups.push((n.to_owned(), number(id)?));
     }
     Ok(TestUser { name: name.to_owned(), uid: number(uid)?, gid: number(gid)?, groups })
@@ -57,7 +58,16 @@ fn parse_user(spec: &str) -> Result<TestUser, String> {
 
 fn parse_args() -> Result<Args, String> {
     let mut it = std::env::args().skip(1);
-    let mut a = Args { confdir: None, private: false, users: Vec::new(), syslog: false, seccomp: None, service: String::new(), user: String::new(), steps: Vec::new() };
+    let mut a = Args {
+        confdir: None,
+        private: false,
+        users: Vec::new(),
+        syslog: false,
+        seccomp: None,
+        service: String::new(),
+        user: String::new(),
+        steps: Vec::new(),
+    };
     let mut positional = Vec::new();
     while let Some(arg) = it.next() {
         match arg.as_str() {
@@ -243,7 +253,11 @@ fn run_step(pam: &mut Pam, args: &Args, step: &str) {
             Err(e) => format!("failed: {e}"),
         },
         "sigchld" => {
-            if pag_tests::process::sigchld_ignored() { "ignored".to_owned() } else { "default".to_owned() }
+            if pag_tests::process::sigchld_ignored() {
+                "ignored".to_owned()
+            } else {
+                "default".to_owned()
+            }
         }
         "wait-stdin" => {
             println!("ready");

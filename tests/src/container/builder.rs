@@ -124,17 +124,10 @@ impl ContainerBuilder {
         }
         let init_binary = self.find_init_binary()?;
         let leases = uids::lease(self.users.len())?;
-        let users: Vec<UserRecord> = self
-            .users
-            .iter()
-            .zip(&leases)
-            .map(|(u, lease)| UserRecord::new(u, lease.uid))
-            .collect();
-        let mut stacks: BTreeMap<String, PamStack> = if self.host_pam_d {
-            rootfs::host_pam_d()?
-        } else {
-            default_stacks().into_iter().collect()
-        };
+        let users: Vec<UserRecord> =
+            self.users.iter().zip(&leases).map(|(u, lease)| UserRecord::new(u, lease.uid)).collect();
+        let mut stacks: BTreeMap<String, PamStack> =
+            if self.host_pam_d { rootfs::host_pam_d()? } else { default_stacks().into_iter().collect() };
         stacks.extend(self.stacks);
         // The binaries under test (pam_pag.so, aklog, tokens) sit in cargo's
         // target directory beside pid 1's binary. A checkout under a tree the

@@ -40,16 +40,7 @@ pub(crate) fn command(host_pid: u32, who: &As, argv: &[&str]) -> Command {
             cmd.env("HOME", "/root");
         }
         As::User(name) => {
-            cmd.args([
-                "setpriv",
-                "--reuid",
-                name,
-                "--regid",
-                name,
-                "--init-groups",
-                "--reset-env",
-                "--",
-            ]);
+            cmd.args(["setpriv", "--reuid", name, "--regid", name, "--init-groups", "--reset-env", "--"]);
         }
     }
     cmd.args(argv);
@@ -106,20 +97,14 @@ impl Output {
     /// Panic unless standard output contains `needle`.
     #[track_caller]
     pub fn assert_stdout_contains(&self, needle: &str) -> &Self {
-        assert!(
-            self.stdout.contains(needle),
-            "expected {needle:?} in stdout: {self:?}"
-        );
+        assert!(self.stdout.contains(needle), "expected {needle:?} in stdout: {self:?}");
         self
     }
 
     /// Panic unless standard error contains `needle`.
     #[track_caller]
     pub fn assert_stderr_contains(&self, needle: &str) -> &Self {
-        assert!(
-            self.stderr.contains(needle),
-            "expected {needle:?} in stderr: {self:?}"
-        );
+        assert!(self.stderr.contains(needle), "expected {needle:?} in stderr: {self:?}");
         self
     }
 
@@ -148,13 +133,9 @@ pub struct Background {
 
 /// Start `cmd` with its streams captured, writing `stdin` to it first.
 pub(crate) fn spawn(mut cmd: Command, what: String, stdin: Option<Vec<u8>>) -> Result<Background> {
-    cmd.stdin(if stdin.is_some() {
-        Stdio::piped()
-    } else {
-        Stdio::null()
-    })
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped());
+    cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     let mut child = cmd.spawn().map_err(io_context(format!("starting `{what}`")))?;
     if let (Some(bytes), Some(mut pipe)) = (stdin, child.stdin.take()) {
         std::thread::spawn(move || {
@@ -164,12 +145,7 @@ pub(crate) fn spawn(mut cmd: Command, what: String, stdin: Option<Vec<u8>>) -> R
     }
     let stdout = child.stdout.take().map(drain);
     let stderr = child.stderr.take().map(drain);
-    Ok(Background {
-        what,
-        child,
-        stdout,
-        stderr,
-    })
+    Ok(Background { what, child, stdout, stderr })
 }
 
 impl Background {
@@ -188,20 +164,13 @@ impl Background {
         let deadline = Instant::now() + timeout;
         let mut timed_out = false;
         let status = loop {
-            match self
-                .child
-                .try_wait()
-                .map_err(io_context(format!("waiting for `{}`", self.what)))?
-            {
+            match self.child.try_wait().map_err(io_context(format!("waiting for `{}`", self.what)))? {
                 Some(status) => break status,
                 None if Instant::now() >= deadline => {
                     timed_out = true;
                     // Already gone is fine; the wait below reports its status.
                     let _ = self.child.kill();
-                    break self
-                        .child
-                        .wait()
-                        .map_err(io_context(format!("waiting for `{}`", self.what)))?;
+                    break self.child.wait().map_err(io_context(format!("waiting for `{}`", self.what)))?;
                 }
                 None => std::thread::sleep(Duration::from_millis(5)),
             }
@@ -236,11 +205,7 @@ pub(crate) fn run(cmd: Command, what: String, stdin: Option<Vec<u8>>, timeout: D
 
 /// Quote `word` for a POSIX shell.
 pub fn shell_quote(word: &str) -> String {
-    if !word.is_empty()
-        && word
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_./=:@,+".contains(&b))
-    {
+    if !word.is_empty() && word.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_./=:@,+".contains(&b)) {
         word.to_owned()
     } else {
         format!("'{}'", word.replace('\'', r"'\''"))

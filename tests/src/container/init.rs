@@ -45,20 +45,12 @@ pub fn run(dir: &Path, hostname: &str) -> Result<std::convert::Infallible, Strin
 
 fn host_pid() -> Result<u32, String> {
     let link = std::fs::read_link("/proc/self").map_err(|e| format!("readlink /proc/self: {e}"))?;
-    link.to_string_lossy()
-        .parse()
-        .map_err(|e| format!("/proc/self -> {link:?}: {e}"))
+    link.to_string_lossy().parse().map_err(|e| format!("/proc/self -> {link:?}: {e}"))
 }
 
 fn bind(source: &Path, target: &Path, flags: MsFlags) -> Result<(), String> {
-    mount(
-        Some(source),
-        target,
-        None::<&str>,
-        MsFlags::MS_BIND | flags,
-        None::<&str>,
-    )
-    .map_err(|e| format!("bind mount {} on {}: {e}", source.display(), target.display()))
+    mount(Some(source), target, None::<&str>, MsFlags::MS_BIND | flags, None::<&str>)
+        .map_err(|e| format!("bind mount {} on {}: {e}", source.display(), target.display()))
 }
 
 fn mount_private_files(dir: &Path) -> Result<(), String> {
@@ -144,9 +136,7 @@ pub(crate) fn parse_ready_line(line: &str) -> Option<u32> {
 /// Read pid 1's ready line from `reader`.
 pub(crate) fn read_ready_line(reader: &mut impl BufRead) -> Result<u32, String> {
     let mut line = String::new();
-    reader
-        .read_line(&mut line)
-        .map_err(|e| format!("reading the container's ready line: {e}"))?;
+    reader.read_line(&mut line).map_err(|e| format!("reading the container's ready line: {e}"))?;
     parse_ready_line(&line).ok_or_else(|| format!("container did not become ready (pid 1 said {line:?})"))
 }
 
@@ -154,17 +144,8 @@ pub(crate) fn read_ready_line(reader: &mut impl BufRead) -> Result<u32, String> 
 /// pid, net, uts and ipc namespaces, the program as pid 1 of the new pid
 /// namespace (killed when unshare dies), and a private mount propagation so
 /// no mount leaks to the host.
-pub const UNSHARE_OPTIONS: &[&str] = &[
-    "--mount",
-    "--pid",
-    "--net",
-    "--uts",
-    "--ipc",
-    "--fork",
-    "--kill-child",
-    "--propagation",
-    "private",
-];
+pub const UNSHARE_OPTIONS: &[&str] =
+    &["--mount", "--pid", "--net", "--uts", "--ipc", "--fork", "--kill-child", "--propagation", "private"];
 
 /// The command line of pid 1, as `(program, arguments)`.
 pub(crate) fn command_line(init_binary: &Path, dir: &Path, hostname: &str) -> (PathBuf, Vec<String>) {
@@ -172,11 +153,7 @@ pub(crate) fn command_line(init_binary: &Path, dir: &Path, hostname: &str) -> (P
         .iter()
         .chain(&["--"])
         .map(|s| (*s).to_owned())
-        .chain([
-            init_binary.display().to_string(),
-            dir.display().to_string(),
-            hostname.to_owned(),
-        ])
+        .chain([init_binary.display().to_string(), dir.display().to_string(), hostname.to_owned()])
         .collect();
     (PathBuf::from("unshare"), args)
 }

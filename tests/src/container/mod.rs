@@ -68,17 +68,12 @@ use uids::UidLease;
 /// cargo puts them for tests (`target/debug/deps/..` -> `target/debug`).
 pub fn built_binary(name: &str) -> Result<PathBuf> {
     let exe = std::env::current_exe().map_err(error::io_context("current_exe"))?;
-    exe.ancestors()
-        .skip(1)
-        .take(2)
-        .map(|dir| dir.join(name))
-        .find(|p| p.is_file())
-        .ok_or_else(|| {
-            Error::new(format!(
-                "{name} not found next to {}; build the workspace first (cargo build --workspace)",
-                exe.display()
-            ))
-        })
+    exe.ancestors().skip(1).take(2).map(|dir| dir.join(name)).find(|p| p.is_file()).ok_or_else(|| {
+        Error::new(format!(
+            "{name} not found next to {}; build the workspace first (cargo build --workspace)",
+            exe.display()
+        ))
+    })
 }
 
 /// A running container. See the module documentation.
@@ -120,9 +115,7 @@ impl Container {
         for kind in ["pid", "mnt", "net"] {
             let ns = teardown::namespace_of(self.host_pid, kind)?;
             if ns == teardown::namespace_of(std::process::id(), kind)? {
-                return Err(Error::new(format!(
-                    "pid 1 of the container is in the host's {kind} namespace"
-                )));
+                return Err(Error::new(format!("pid 1 of the container is in the host's {kind} namespace")));
             }
             self.namespaces.push((kind, ns));
         }
@@ -222,22 +215,12 @@ impl Container {
 
     /// Run `argv` inside the container as `who` with `stdin` as its input.
     pub fn exec_with_input(&self, who: &As, argv: &[&str], stdin: &str) -> Result<Output> {
-        exec::run(
-            self.command(who, argv),
-            argv.join(" "),
-            Some(stdin.as_bytes().to_vec()),
-            DEFAULT_TIMEOUT,
-        )
+        exec::run(self.command(who, argv), argv.join(" "), Some(stdin.as_bytes().to_vec()), DEFAULT_TIMEOUT)
     }
 
     /// Run a shell script inside the container as `who`, to its end.
     pub fn sh(&self, who: &As, script: &str) -> Result<Output> {
-        exec::run(
-            self.command(who, &["sh", "-c", script]),
-            script.to_owned(),
-            None,
-            DEFAULT_TIMEOUT,
-        )
+        exec::run(self.command(who, &["sh", "-c", script]), script.to_owned(), None, DEFAULT_TIMEOUT)
     }
 
     /// Start a shell script inside the container as `who`, in the background.
@@ -290,13 +273,7 @@ impl Container {
         // Without -D sshd forks into the background only once it listens,
         // so its exit is the ready signal; pid 1 adopts it.
         let mut argv: Vec<&str> = self.sshd_wrapper.iter().map(String::as_str).collect();
-        argv.extend([
-            "/usr/sbin/sshd",
-            "-f",
-            "/etc/ssh/sshd_config",
-            "-E",
-            sshd::SSHD_LOG_INSIDE,
-        ]);
+        argv.extend(["/usr/sbin/sshd", "-f", "/etc/ssh/sshd_config", "-E", sshd::SSHD_LOG_INSIDE]);
         let out = self.exec(&As::Root, &argv)?;
         exec::require_success(out)
             .map(drop)

@@ -16,9 +16,7 @@ impl PamStack {
     /// A stack from the text of a pam.d file (an example shipped in `conf/`,
     /// a copy of a system file), line by line as it is.
     pub fn from_text(text: &str) -> Self {
-        Self {
-            lines: text.lines().map(str::to_owned).collect(),
-        }
+        Self { lines: text.lines().map(str::to_owned).collect() }
     }
 
     /// The stack with every `from` module field replaced by `to`: for

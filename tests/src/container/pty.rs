@@ -42,12 +42,8 @@ impl PtySession {
         let pty = openpty(None, None).map_err(|e| Error::new(format!("openpty: {e}")))?;
         let slave: OwnedFd = pty.slave;
         let clone = |fd: &OwnedFd| fd.try_clone().map_err(io_context("dup pty slave"));
-        cmd.stdin(Stdio::from(clone(&slave)?))
-            .stdout(Stdio::from(clone(&slave)?))
-            .stderr(Stdio::from(slave));
-        let child = cmd
-            .spawn()
-            .map_err(io_context(format!("starting `{what}` on a pty")))?;
+        cmd.stdin(Stdio::from(clone(&slave)?)).stdout(Stdio::from(clone(&slave)?)).stderr(Stdio::from(slave));
+        let child = cmd.spawn().map_err(io_context(format!("starting `{what}` on a pty")))?;
         drop(cmd); // closes our copies of the slave, so EOF/EIO comes when the program ends
         let master = File::from(pty.master);
         let transcript = Arc::new((Mutex::new(Transcript::default()), Condvar::new()));
@@ -69,13 +65,7 @@ impl PtySession {
                 cvar.notify_all();
             }
         });
-        Ok(Self {
-            what,
-            master,
-            child,
-            transcript,
-            consumed: 0,
-        })
+        Ok(Self { what, master, child, transcript, consumed: 0 })
     }
 
     /// Wait until the program has written `needle` (after what earlier calls
@@ -101,10 +91,7 @@ impl PtySession {
                     String::from_utf8_lossy(unread)
                 )));
             }
-            t = cvar
-                .wait_timeout(t, deadline - now)
-                .unwrap_or_else(|p| p.into_inner())
-                .0;
+            t = cvar.wait_timeout(t, deadline - now).unwrap_or_else(|p| p.into_inner()).0;
         }
     }
 
@@ -122,10 +109,7 @@ impl PtySession {
         let text = self.expect(DONE_MARKER, timeout)?;
         let status_line = self.expect("\n", timeout)?;
         let status = status_line.trim().parse().map_err(|_| {
-            Error::new(format!(
-                "`{}`: no exit status after the marker: {status_line:?}",
-                self.what
-            ))
+            Error::new(format!("`{}`: no exit status after the marker: {status_line:?}", self.what))
         })?;
         Ok((text.trim_end_matches(DONE_MARKER).to_owned(), status))
     }
@@ -140,10 +124,8 @@ impl PtySession {
     pub fn wait(mut self, timeout: Duration) -> Result<std::process::ExitStatus> {
         let deadline = Instant::now() + timeout;
         loop {
-            if let Some(status) = self
-                .child
-                .try_wait()
-                .map_err(io_context(format!("waiting for `{}`", self.what)))?
+            if let Some(status) =
+                self.child.try_wait().map_err(io_context(format!("waiting for `{}`", self.what)))?
             {
                 return Ok(status);
             }

@@ -50,10 +50,8 @@ fn remove_stale_dirs() {
     };
     for entry in entries.flatten() {
         let name = entry.file_name();
-        let owner = name
-            .to_str()
-            .and_then(|n| n.strip_prefix("pag-ct-"))
-            .and_then(|rest| rest.split('-').next());
+        let owner =
+            name.to_str().and_then(|n| n.strip_prefix("pag-ct-")).and_then(|rest| rest.split('-').next());
         if let Some(pid) = owner.and_then(|p| p.parse::<u32>().ok()) {
             if !Path::new(&format!("/proc/{pid}")).exists() {
                 // Best effort: a directory that cannot be removed is only litter.
@@ -104,10 +102,7 @@ pub(crate) fn host_path(dir: &Path, inside: &str) -> Option<PathBuf> {
             }
         }
     }
-    FILE_BINDS
-        .iter()
-        .find(|(_, target)| *target == inside)
-        .map(|(local, _)| dir.join(local))
+    FILE_BINDS.iter().find(|(_, target)| *target == inside).map(|(local, _)| dir.join(local))
 }
 
 /// Fill `dir` for `spec`.
@@ -143,15 +138,11 @@ pub(crate) fn prepare(dir: &Path, spec: &RootSpec<'_>) -> Result<()> {
 fn write_shares(dir: &Path, shared: &[PathBuf]) -> Result<()> {
     let mut list = String::new();
     for host_dir in shared {
-        let text = host_dir
-            .to_str()
-            .filter(|t| t.starts_with('/') && !t.contains('\n'));
+        let text = host_dir.to_str().filter(|t| t.starts_with('/') && !t.contains('\n'));
         let Some(text) = text else {
-            return Err(format!(
-                "shared directory {}: needs an absolute UTF-8 path",
-                host_dir.display()
-            )
-            .into());
+            return Err(
+                format!("shared directory {}: needs an absolute UTF-8 path", host_dir.display()).into()
+            );
         };
         if let Some(placeholder) = host_path(dir, text) {
             mkdir(&placeholder, 0o755)?;
@@ -204,16 +195,9 @@ pub(crate) fn host_pam_d() -> Result<BTreeMap<String, PamStack>> {
     let mut stacks = BTreeMap::new();
     for entry in fs::read_dir("/etc/pam.d").map_err(io_context("/etc/pam.d"))? {
         let entry = entry.map_err(io_context("/etc/pam.d"))?;
-        if entry
-            .file_type()
-            .map_err(io_context(entry.path().display()))?
-            .is_file()
-        {
+        if entry.file_type().map_err(io_context(entry.path().display()))?.is_file() {
             let text = fs::read_to_string(entry.path()).map_err(io_context(entry.path().display()))?;
-            stacks.insert(
-                entry.file_name().to_string_lossy().into_owned(),
-                PamStack::from_text(&text),
-            );
+            stacks.insert(entry.file_name().to_string_lossy().into_owned(), PamStack::from_text(&text));
         }
     }
     Ok(stacks)
@@ -252,11 +236,7 @@ fn write_homes(dir: &Path, users: &[UserRecord], keys: &KeyMaterial) -> Result<(
             write(&authorized, &keys.client_key_pub, 0o600)?;
             own(&authorized, user)?;
             // The client runs as root inside the container and reads this copy.
-            write(
-                &dir.join(HARNESS_RUN_DIR).join("keys").join(&user.name),
-                &keys.client_key,
-                0o600,
-            )?;
+            write(&dir.join(HARNESS_RUN_DIR).join("keys").join(&user.name), &keys.client_key, 0o600)?;
         }
     }
     Ok(())
@@ -267,11 +247,7 @@ fn write_runtime_dirs(dir: &Path) -> Result<()> {
     // sshd's privilege separation directory must be root's and not writable by others.
     mkdir(&dir.join("run/sshd"), 0o755)?;
     mkdir(&dir.join(HARNESS_RUN_DIR), 0o755)?;
-    write(
-        &dir.join(HARNESS_RUN_DIR).join("askpass"),
-        &askpass_script(),
-        0o755,
-    )?;
+    write(&dir.join(HARNESS_RUN_DIR).join("askpass"), &askpass_script(), 0o755)?;
     mkdir(&dir.join("var-log"), 0o755)?;
     mkdir(&dir.join("tmp"), 0o1777)
 }
@@ -299,19 +275,10 @@ mod tests {
     #[test]
     fn private_paths_map_into_the_container_dir() {
         let d = Path::new("/tmp/ct");
-        assert_eq!(
-            host_path(d, "/etc/pam.d/sshd").unwrap(),
-            Path::new("/tmp/ct/etc/pam.d/sshd")
-        );
+        assert_eq!(host_path(d, "/etc/pam.d/sshd").unwrap(), Path::new("/tmp/ct/etc/pam.d/sshd"));
         assert_eq!(host_path(d, "/home").unwrap(), Path::new("/tmp/ct/home/"));
-        assert_eq!(
-            host_path(d, "/etc/krb5.conf").unwrap(),
-            Path::new("/tmp/ct/etc/krb5.conf")
-        );
-        assert_eq!(
-            host_path(d, "/var/log/sshd.log").unwrap(),
-            Path::new("/tmp/ct/var-log/sshd.log")
-        );
+        assert_eq!(host_path(d, "/etc/krb5.conf").unwrap(), Path::new("/tmp/ct/etc/krb5.conf"));
+        assert_eq!(host_path(d, "/var/log/sshd.log").unwrap(), Path::new("/tmp/ct/var-log/sshd.log"));
         assert!(host_path(d, "/etc/hosts").is_none());
         assert!(host_path(d, "/homeless").is_none());
     }

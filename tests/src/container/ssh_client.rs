@@ -61,13 +61,8 @@ pub(crate) fn client_argv(
     match auth {
         Auth::Password(explicit) => {
             argv.extend(
-                [
-                    "-o",
-                    "PreferredAuthentications=password",
-                    "-o",
-                    "PubkeyAuthentication=no",
-                ]
-                .map(String::from),
+                ["-o", "PreferredAuthentications=password", "-o", "PubkeyAuthentication=no"]
+                    .map(String::from),
             );
             env.push(("SSH_ASKPASS".into(), ASKPASS_INSIDE.into()));
             env.push(("SSH_ASKPASS_REQUIRE".into(), "force".into()));
@@ -112,12 +107,7 @@ pub struct SshLogin<'a> {
 
 impl<'a> SshLogin<'a> {
     pub(crate) fn new(container: &'a Container, user: UserRecord) -> Self {
-        Self {
-            container,
-            user,
-            auth: Auth::Key,
-            timeout: DEFAULT_TIMEOUT,
-        }
+        Self { container, user, auth: Auth::Key, timeout: DEFAULT_TIMEOUT }
     }
 
     /// Authenticate with the user's password (through SSH_ASKPASS).
@@ -145,12 +135,8 @@ impl<'a> SshLogin<'a> {
     }
 
     fn command(&self, remote_command: &str) -> (std::process::Command, String) {
-        let (argv, env) = client_argv(
-            &self.user.name,
-            &self.auth,
-            self.user.password.as_deref(),
-            remote_command,
-        );
+        let (argv, env) =
+            client_argv(&self.user.name, &self.auth, self.user.password.as_deref(), remote_command);
         let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
         let mut cmd = self.container.command(&As::Root, &argv);
         cmd.envs(env);

@@ -27,10 +27,7 @@ fn keygen(dir: &Path, name: &str) -> Result<(String, String)> {
         .output()
         .map_err(io_context("ssh-keygen"))?;
     if !out.status.success() {
-        return Err(Error::new(format!(
-            "ssh-keygen: {}",
-            String::from_utf8_lossy(&out.stderr)
-        )));
+        return Err(Error::new(format!("ssh-keygen: {}", String::from_utf8_lossy(&out.stderr))));
     }
     let read = |p: &Path| std::fs::read_to_string(p).map_err(io_context(p.display()));
     Ok((read(&path)?, read(&path.with_extension("pub"))?))
@@ -44,20 +41,13 @@ fn generate() -> Result<KeyMaterial> {
     // The keys now live in memory; the directory is not needed any more.
     let _ = std::fs::remove_dir_all(&dir);
     let ((host_key, host_key_pub), (client_key, client_key_pub)) = (host?, client?);
-    Ok(KeyMaterial {
-        host_key,
-        host_key_pub,
-        client_key,
-        client_key_pub,
-    })
+    Ok(KeyMaterial { host_key, host_key_pub, client_key, client_key_pub })
 }
 
 /// The process-wide keys.
 pub(crate) fn key_material() -> Result<&'static KeyMaterial> {
     static KEYS: OnceLock<std::result::Result<KeyMaterial, String>> = OnceLock::new();
-    KEYS.get_or_init(|| generate().map_err(|e| e.to_string()))
-        .as_ref()
-        .map_err(|e| Error::new(e.clone()))
+    KEYS.get_or_init(|| generate().map_err(|e| e.to_string())).as_ref().map_err(|e| Error::new(e.clone()))
 }
 
 /// sshd_config: loopback only, PAM for accounts and sessions, password and

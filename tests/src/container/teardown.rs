@@ -33,23 +33,13 @@ pub(crate) fn namespace_of(pid: u32, kind: &str) -> Result<String> {
 
 fn all_pids() -> Vec<u32> {
     fs::read_dir("/proc")
-        .map(|d| {
-            d.flatten()
-                .filter_map(|e| e.file_name().to_str()?.parse().ok())
-                .collect()
-        })
+        .map(|d| d.flatten().filter_map(|e| e.file_name().to_str()?.parse().ok()).collect())
         .unwrap_or_default()
 }
 
 fn real_uid_of(pid: u32) -> Option<u32> {
     let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("Uid:"))?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()
+    status.lines().find_map(|l| l.strip_prefix("Uid:"))?.split_whitespace().next()?.parse().ok()
 }
 
 /// Processes (host pids) that are in one of the given namespaces or run as
@@ -140,9 +130,7 @@ fn is_kernel_user_keyring(line: &str, uid: u32) -> bool {
 }
 
 fn is_revoked(line: &str) -> bool {
-    line.split_whitespace()
-        .nth(1)
-        .is_some_and(|flags| flags.contains('R'))
+    line.split_whitespace().nth(1).is_some_and(|flags| flags.contains('R'))
 }
 
 /// Wait until each user owns only the kernel's per-uid keyrings (and
@@ -155,10 +143,8 @@ pub(crate) fn check_keys(users: &[UserRecord], report: &mut TeardownReport) -> R
         for user in users {
             let visible = visible_keys(user)?;
             let count = key_count(user.uid)?;
-            let live: Vec<&String> = visible
-                .iter()
-                .filter(|l| !is_kernel_user_keyring(l, user.uid) && !is_revoked(l))
-                .collect();
+            let live: Vec<&String> =
+                visible.iter().filter(|l| !is_kernel_user_keyring(l, user.uid) && !is_revoked(l)).collect();
             revoked.extend(visible.iter().filter(|l| is_revoked(l)).cloned());
             if !live.is_empty() {
                 problems.push(format!("{} still owns keys: {live:?}", user.name));

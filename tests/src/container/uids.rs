@@ -31,10 +31,7 @@ fn host_ids() -> Result<Vec<u32>> {
     let mut ids = Vec::new();
     for file in ["/etc/passwd", "/etc/group"] {
         let text = std::fs::read_to_string(file).map_err(io_context(file))?;
-        ids.extend(
-            text.lines()
-                .filter_map(|l| l.split(':').nth(2)?.parse::<u32>().ok()),
-        );
+        ids.extend(text.lines().filter_map(|l| l.split(':').nth(2)?.parse::<u32>().ok()));
     }
     Ok(ids)
 }

@@ -19,12 +19,7 @@ impl User {
     /// A user named `name` with `/bin/bash`, no password (locked for
     /// password logins) and no ssh key.
     pub fn new(name: &str) -> Self {
-        Self {
-            name: name.to_owned(),
-            password: None,
-            ssh_key: false,
-            shell: "/bin/bash".into(),
-        }
+        Self { name: name.to_owned(), password: None, ssh_key: false, shell: "/bin/bash".into() }
     }
 
     /// Give the user this password (for ssh, `su` and `login`).
@@ -81,14 +76,7 @@ impl UserRecord {
     }
 
     pub(crate) fn passwd_line(&self) -> String {
-        format!(
-            "{}:x:{}:{}::{}:{}\n",
-            self.name,
-            self.uid,
-            self.gid,
-            self.home(),
-            self.shell
-        )
+        format!("{}:x:{}:{}::{}:{}\n", self.name, self.uid, self.gid, self.home(), self.shell)
     }
 
     pub(crate) fn group_line(&self) -> String {
@@ -123,9 +111,7 @@ fn sha512_crypt(password: &str) -> Result<String> {
     if let Some(mut stdin) = child.stdin.take() {
         writeln!(stdin, "{password}").map_err(io_context("openssl passwd -6: writing the password"))?;
     }
-    let out = child
-        .wait_with_output()
-        .map_err(io_context("openssl passwd -6"))?;
+    let out = child.wait_with_output().map_err(io_context("openssl passwd -6"))?;
     let hash = String::from_utf8_lossy(&out.stdout).trim().to_owned();
     if !out.status.success() || !hash.starts_with("$6$") {
         return Err(Error::new(format!(

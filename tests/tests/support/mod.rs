@@ -23,9 +23,6 @@ pub fn session_keyring(output: &str) -> (String, String, String) {
     assert!(lines.next().is_some(), "no `keyctl show @s` output in:\n{output}");
     let first = lines.next().unwrap_or_default();
     let fields: Vec<&str> = first.split_whitespace().collect();
-    assert!(
-        fields.len() >= 6 && fields[4] == "keyring:",
-        "not a keyring line: {first:?} in\n{output}"
-    );
+    assert!(fields.len() >= 6 && fields[4] == "keyring:", "not a keyring line: {first:?} in\n{output}");
     (fields[0].to_owned(), fields[2].to_owned(), fields[5..].join(" "))
 }
