@@ -116,9 +116,10 @@ fn c_string(op: &'static str, text: &str) -> SysResult<CString> {
 /// All callers below pass pointers only to buffers and C strings they own for
 /// the duration of the call.
 fn keyctl(op: &'static str, cmd: u32, args: [libc::c_ulong; 4]) -> SysResult<libc::c_long> {
-    // SAFETY: keyctl takes a command and four machine words. Callers pass either
-    // plain integers or pointers to memory that outlives this call and is large
-    // enough for what the command reads or writes (checked at each call site).
+    // keyctl takes a command and four machine words. Callers pass either plain integers or pointers to memory
+    // that outlives this call and is large enough for what the command reads or writes (checked at each call
+    // site).
+    // SAFETY: arguments are integers or pointers to live, large-enough memory.
     let ret = unsafe { libc::syscall(libc::SYS_keyctl, cmd, args[0], args[1], args[2], args[3]) };
     if ret < 0 {
         Err(last_error(op))
@@ -192,9 +193,9 @@ fn raw_add_key(
     let description = c_string(op, description)?;
     // A keyring takes no payload: NULL with length 0.
     let (data, len) = payload.map_or((std::ptr::null(), 0), |p| (p.as_ptr(), p.len()));
-    // SAFETY: the type and description are NUL-terminated strings owned here,
-    // and the payload pointer/length pair comes from one live slice (or is
-    // NULL/0, which the kernel accepts for types without payload).
+    // The payload pointer/length pair comes from one live slice, or is NULL/0, which the kernel accepts for
+    // types without payload.
+    // SAFETY: the type and description are NUL-terminated strings owned here.
     let ret = unsafe {
         libc::syscall(libc::SYS_add_key, key_type.as_ptr(), description.as_ptr(), data, len, keyring.0)
     };

@@ -5,8 +5,8 @@ use nix::unistd::ForkResult;
 
 /// fork(2).
 pub fn fork() -> nix::Result<ForkResult> {
-    // SAFETY: pagsh is single-threaded when it forks (it starts no threads),
-    // so the child is free to allocate and run ordinary code before exec.
+    // pagsh starts no threads, so the child is free to allocate and run ordinary code before exec.
+    // SAFETY: pagsh is single-threaded when it forks.
     unsafe { nix::unistd::fork() }
 }
 
@@ -14,8 +14,7 @@ pub fn fork() -> nix::Result<ForkResult> {
 /// as it killed the child.
 pub fn restore_default(sig: Signal) -> nix::Result<()> {
     let default = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
-    // SAFETY: installing SIG_DFL involves no handler code, so none of the
-    // signal-handler safety rules apply.
+    // SAFETY: installing SIG_DFL involves no handler code, so none of the signal-handler safety rules apply.
     unsafe { signal::sigaction(sig, &default) }?;
     let mut set = SigSet::empty();
     set.add(sig);

@@ -57,27 +57,27 @@ pub fn args_from_hook(argc: c_int, argv: *const *const c_char) -> Vec<String> {
     }
     (0..count)
         .filter_map(|i| {
-            // SAFETY: libpam passes argv with argc valid entries for the
-            // duration of the hook call; i < argc.
+            // SAFETY: libpam passes argv with argc valid entries for the duration of the hook call; i < argc.
             let arg = unsafe { *argv.add(i) };
-            // SAFETY: each non-null entry is a NUL-terminated string owned by
-            // libpam's parsed configuration, alive during the call.
+            // Each non-null entry is a NUL-terminated string owned by libpam's parsed configuration.
+            // SAFETY: the string is alive during the call.
             (!arg.is_null()).then(|| unsafe { CStr::from_ptr(arg) }.to_string_lossy().into_owned())
         })
         .collect()
 }
 
 fn owned(ptr: *const c_char) -> Option<String> {
-    // SAFETY: callers pass only pointers libpam returned as C strings, which
-    // stay valid until the next call that changes that item; we copy at once.
+    // Callers pass only pointers libpam returned as C strings, which stay valid until the next call that
+    // changes that item; we copy at once.
+    // SAFETY: a live NUL-terminated string.
     (!ptr.is_null()).then(|| unsafe { CStr::from_ptr(ptr) }.to_string_lossy().into_owned())
 }
 
 extern "C" fn free_state(_pamh: *mut RawHandle, data: *mut c_void, _status: c_int) {
     if !data.is_null() {
-        // SAFETY: the only data stored under STATE_NAME is a
-        // Box<SessionState> leaked by set_state, and libpam calls this
-        // cleanup exactly once per stored pointer (on replace or pam_end).
+        // The only data stored under STATE_NAME is a Box<SessionState> leaked by set_state, and libpam calls
+        // this cleanup exactly once per stored pointer (on replace or pam_end).
+        // SAFETY: we reclaim a Box we leaked, once.
         drop(unsafe { Box::from_raw(data.cast::<SessionState>()) });
     }
 }
@@ -85,8 +85,8 @@ extern "C" fn free_state(_pamh: *mut RawHandle, data: *mut c_void, _status: c_in
 impl PamHandle for Libpam {
     fn user(&self) -> Result<String, Code> {
         let mut user: *const c_char = std::ptr::null();
-        // SAFETY: the handle is live during the hook; `user` is a valid out
-        // pointer; a null prompt lets libpam use its default.
+        // A null prompt lets libpam use its default.
+        // SAFETY: the handle is live during the hook; `user` is a valid out pointer.
         let code = unsafe { pam_get_user(self.raw.as_ptr(), &mut user, std::ptr::null()) };
         if code != pam::SUCCESS {
             return Err(code);
@@ -111,8 +111,9 @@ impl PamHandle for Libpam {
     }
 
     fn env_list(&self) -> Vec<(String, String)> {
-        // SAFETY: live handle. The result is a malloc'd NULL-terminated array
-        // of malloc'd "NAME=value" strings that we own and free below.
+        // The result is a malloc'd NULL-terminated array of malloc'd "NAME=value" strings that we own and
+        // free below.
+        // SAFETY: live handle.
         let list = unsafe { pam_getenvlist(self.raw.as_ptr()) };
         if list.is_null() {
             return Vec::new();
@@ -144,17 +145,18 @@ impl PamHandle for Libpam {
         if code != pam::SUCCESS || data.is_null() {
             return None;
         }
-        // SAFETY: only set_state stores under this name, always a
-        // Box<SessionState>, alive until pam_end or replacement.
+        // Only set_state stores under this name, always a Box<SessionState>, alive until pam_end or
+        // replacement.
+        // SAFETY: the pointer is a live SessionState.
         Some(unsafe { &*data.cast::<SessionState>() }.clone())
     }
 
     fn set_state(&mut self, state: SessionState) -> Result<(), Code> {
         let data = Box::into_raw(Box::new(state));
-        // SAFETY: live handle; libpam takes ownership of `data` and calls
-        // free_state on it (and on any value it replaces).
-        let code =
-            unsafe { pam_set_data(self.raw.as_ptr(), STATE_NAME.as_ptr(), data.cast(), Some(free_state)) };
+        let raw = self.raw.as_ptr();
+        // libpam takes ownership of `data` and calls free_state on it (and on any value it replaces).
+        // SAFETY: live handle, static name, a leaked Box as data.
+        let code = unsafe { pam_set_data(raw, STATE_NAME.as_ptr(), data.cast(), Some(free_state)) };
         if code != pam::SUCCESS {
             // SAFETY: libpam refused, so it did not take `data`; reclaim it.
             drop(unsafe { Box::from_raw(data) });

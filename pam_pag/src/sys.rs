@@ -25,11 +25,11 @@ pub fn drop_privileges_on_spawn(command: &mut Command, uid: Uid, gid: Gid, group
         setresuid(uid, uid, uid)?;
         Ok(())
     };
-    // SAFETY: the hook runs in the forked child before exec. It only makes
-    // system calls (close_range, setgroups, setresgid, setresuid) and builds
-    // an io::Error from errno: no locks, no allocation that could deadlock on
-    // a lock held by another thread of the parent at fork time (the group
-    // list was computed in the parent and moved in).
+    // The hook runs in the forked child before exec. It only makes system calls (close_range, setgroups,
+    // setresgid, setresuid) and builds an io::Error from errno: no locks, no allocation that could deadlock
+    // on a lock held by another thread of the parent at fork time (the group list was computed in the parent
+    // and moved in).
+    // SAFETY: async-signal-safe work only between fork and exec.
     unsafe {
         command.pre_exec(hook);
     }

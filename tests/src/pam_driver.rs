@@ -82,8 +82,8 @@ impl Pam {
         let user = c(user);
         let dir = confdir.map(|d| c(&d.to_string_lossy()));
         let mut handle = ptr::null_mut();
-        // SAFETY: all strings are NUL-terminated and live across the call;
-        // CONVERSATION is static; `handle` is a valid out pointer.
+        // All strings are NUL-terminated and live across the call; CONVERSATION is static.
+        // SAFETY: valid C strings and a valid out pointer for `handle`.
         let code = unsafe {
             pam_start_confdir(
                 service.as_ptr(),
@@ -148,8 +148,7 @@ impl Pam {
 
     /// The PAM environment, as "NAME=value" strings.
     pub fn env(&self) -> Vec<String> {
-        // SAFETY: live handle; the result is a malloc'd NULL-terminated array
-        // of malloc'd strings we own.
+        // SAFETY: live handle; the result is a malloc'd NULL-terminated array of malloc'd strings we own.
         let list = unsafe { pam_getenvlist(self.handle) };
         let mut out = Vec::new();
         if list.is_null() {

@@ -5,10 +5,9 @@ use nix::unistd::ForkResult;
 
 /// fork(2). The child should only run the test's own steps and exit.
 pub fn fork() -> nix::Result<ForkResult> {
-    // SAFETY: the drivers call this with at most one other thread (the syslog
-    // reader, which holds no lock across its blocking recv except briefly a
-    // mutex the child never takes); glibc resets malloc's locks at fork, so the
-    // child may allocate.
+    // The drivers call this with at most one other thread (the syslog reader, which holds no lock across its
+    // blocking recv except briefly a mutex the child never takes); glibc resets malloc's locks at fork.
+    // SAFETY: the child may allocate and run the test's steps.
     unsafe { nix::unistd::fork() }
 }
 

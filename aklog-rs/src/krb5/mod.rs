@@ -85,8 +85,7 @@ impl Context {
     /// `krb5_init_context`: reads krb5.conf (`KRB5_CONFIG`).
     pub fn new() -> Krb5Result<Self> {
         let mut raw: bindings::krb5_context = ptr::null_mut();
-        // SAFETY: `raw` is a valid out-pointer; on success libkrb5 stores a
-        // context we own and free in Drop.
+        // SAFETY: `raw` is a valid out-pointer; on success libkrb5 stores a context we own and free in Drop.
         let code = unsafe { bindings::krb5_init_context(&mut raw) };
         if code != 0 {
             // Without a context there is no error-message table to ask.
@@ -99,9 +98,9 @@ impl Context {
     }
 
     fn error(&self, code: i32) -> Krb5Error {
-        // SAFETY: the context is live; libkrb5 returns a NUL-terminated
-        // string (never NULL for a live context) that we copy and then free
+        // libkrb5 returns a NUL-terminated string (never NULL for a live context) that we copy and then free
         // with the matching function.
+        // SAFETY: the context is live.
         let message = unsafe {
             let text = bindings::krb5_get_error_message(self.raw, code);
             if text.is_null() {
@@ -135,8 +134,7 @@ impl Context {
         if text.is_null() {
             return Ok(String::new());
         }
-        // SAFETY: on success libkrb5 stored a NUL-terminated string, which we
-        // copy before `free` releases it.
+        // SAFETY: on success libkrb5 stored a NUL-terminated string, which we copy before `free` releases it.
         let owned = unsafe { CStr::from_ptr(text) }.to_string_lossy().into_owned();
         free(text);
         Ok(owned)
@@ -145,8 +143,9 @@ impl Context {
     /// The name of the default credentials cache (`KRB5CCNAME`, else the
     /// `default_ccache_name` of krb5.conf, else libkrb5's built-in default).
     pub fn default_ccache_name(&self) -> Option<String> {
-        // SAFETY: the context is live; the result is a string owned by the
-        // context (or NULL), copied before anything else touches the context.
+        // The result is a string owned by the context (or NULL), copied before anything else touches the
+        // context.
+        // SAFETY: the context is live.
         unsafe {
             let name = bindings::krb5_cc_default_name(self.raw);
             (!name.is_null()).then(|| CStr::from_ptr(name).to_string_lossy().into_owned())
@@ -168,8 +167,7 @@ impl Context {
             message: format!("principal name {name:?} contains a NUL byte"),
         })?;
         let mut raw: bindings::krb5_principal = ptr::null_mut();
-        // SAFETY: live context, NUL-terminated input, valid out-pointer; the
-        // principal is freed in Drop.
+        // SAFETY: live context, NUL-terminated input, valid out-pointer; the principal is freed in Drop.
         self.check(unsafe { bindings::krb5_parse_name(self.raw, text.as_ptr(), &mut raw) })?;
         Ok(Principal { context: self, raw })
     }
@@ -184,9 +182,9 @@ impl Context {
         // SAFETY: live context, NUL-terminated input, valid out-pointer.
         self.check(unsafe { bindings::krb5_get_host_realm(self.raw, text.as_ptr(), &mut list) })?;
         let mut realms = Vec::new();
-        // SAFETY: on success `list` is a NULL-terminated array of
-        // NUL-terminated strings, all copied before the array is freed with
-        // the matching function.
+        // On success `list` is a NULL-terminated array of NUL-terminated strings, all copied before the array
+        // is freed with the matching function.
+        // SAFETY: we read the array only while it is live.
         unsafe {
             if !list.is_null() {
                 let mut at = list;
@@ -212,8 +210,8 @@ impl Context {
 
 impl Drop for Context {
     fn drop(&mut self) {
-        // SAFETY: the context was made by krb5_init_context and every wrapper
-        // borrowing it has been dropped (the borrow checker ensures it).
+        // Every wrapper borrowing the context has been dropped (the borrow checker ensures it).
+        // SAFETY: the context was made by krb5_init_context and is freed once.
         unsafe { bindings::krb5_free_context(self.raw) }
     }
 }
@@ -239,8 +237,7 @@ impl<'c> Ccache<'c> {
     /// exist or was never initialised (no `kinit`).
     pub fn principal(&self) -> Krb5Result<Principal<'c>> {
         let mut raw: bindings::krb5_principal = ptr::null_mut();
-        // SAFETY: live context and cache, valid out-pointer; the principal
-        // is freed in Drop.
+        // SAFETY: live context and cache, valid out-pointer; the principal is freed in Drop.
         let code = unsafe { bindings::krb5_cc_get_principal(self.context.raw, self.raw, &mut raw) };
         self.context.check(code)?;
         Ok(Principal { context: self.context, raw })
@@ -253,9 +250,9 @@ impl<'c> Ccache<'c> {
         let mut wanted =
             bindings::krb5_creds { client: client.raw, server: server.raw, ..Default::default() };
         let mut out: *mut bindings::krb5_creds = ptr::null_mut();
-        // SAFETY: live context and cache; `wanted` borrows the two principals
-        // (which outlive the call) and is not freed by us (its other fields
-        // are zero); `out` receives creds we own and free in Drop.
+        // `wanted` borrows the two principals (which outlive the call) and is not freed by us (its other
+        // fields are zero); `out` receives creds we own and free in Drop.
+        // SAFETY: live context and cache, valid in and out pointers.
         self.context.check(unsafe {
             bindings::krb5_get_credentials(self.context.raw, 0, self.raw, &mut wanted, &mut out)
         })?;
@@ -305,8 +302,8 @@ pub struct Creds<'c> {
 
 impl Creds<'_> {
     fn creds(&self) -> &bindings::krb5_creds {
-        // SAFETY: `raw` is non-NULL (krb5_get_credentials succeeded) and
-        // stays valid until Drop; the reference cannot outlive `self`.
+        // krb5_get_credentials succeeded, so `raw` is non-NULL; the reference cannot outlive `self`.
+        // SAFETY: `raw` stays valid until Drop.
         unsafe { &*self.raw }
     }
 
@@ -318,8 +315,8 @@ impl Creds<'_> {
     /// The session key bytes.
     pub fn session_key(&self) -> &[u8] {
         let key = &self.creds().keyblock;
-        // SAFETY: libkrb5 keeps `length` bytes at `contents` for the life of
-        // the creds; an empty key may have a NULL pointer.
+        // An empty key may have a NULL pointer, which `bytes` accepts for length 0.
+        // SAFETY: libkrb5 keeps `length` bytes at `contents` for the life of the creds.
         unsafe { bytes(key.contents, key.length as usize) }
     }
 
@@ -339,8 +336,8 @@ impl Creds<'_> {
 
 impl Drop for Creds<'_> {
     fn drop(&mut self) {
-        // SAFETY: the creds were allocated by krb5_get_credentials for this
-        // context; krb5_free_creds zeroes the key contents before freeing.
+        // krb5_free_creds zeroes the key contents before freeing.
+        // SAFETY: the creds were allocated by krb5_get_credentials for this context.
         unsafe { bindings::krb5_free_creds(self.context.raw, self.raw) }
     }
 }
