@@ -176,13 +176,7 @@ fn rxrpc_key_type_on_a_kernel_without_it_exits_5() {
 
 /// The with-seccomp helper of pag-tests, built by `cargo test --workspace`.
 fn with_seccomp() -> PathBuf {
-    let path = bin_dir().join("with-seccomp");
-    assert!(
-        path.exists(),
-        "{} is missing: run `cargo build -p pag-tests` (or cargo test --workspace)",
-        path.display()
-    );
-    path
+    pag_tests::built_binary("with-seccomp").unwrap_or_else(|e| panic!("{e}"))
 }
 
 #[test]

@@ -34,11 +34,7 @@ fn pagsh() -> Command {
 
 /// A workspace binary of another package (built by `cargo build --workspace`).
 fn workspace_bin(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().and_then(Path::parent).unwrap();
-    let path = dir.join(name);
-    assert!(path.exists(), "{} is missing: run `cargo build --workspace` first", path.display());
-    path
+    pag_tests::built_binary(name).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Run `argv` as uid/gid `id` with no supplementary groups, through setpriv(1).

@@ -13,4 +13,8 @@ pub mod pam_driver;
 pub mod process;
 pub mod seccomp;
 pub mod site;
+pub mod stats;
 pub mod syslog;
+pub mod workspace;
+
+pub use workspace::built_binary;

@@ -19,6 +19,7 @@ use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use pag_tests::kdc::{Kdc, Options};
+use pag_tests::stats::median;
 
 const REALM: &str = "BENCH.TEST";
 const PASSWORD: &str = "bench password";
@@ -135,12 +136,6 @@ fn interleave(
         }
     }
     Ok((ta, tb))
-}
-
-fn median(times: &[Duration]) -> Duration {
-    let mut sorted = times.to_vec();
-    sorted.sort();
-    sorted[sorted.len() / 2]
 }
 
 fn row(name: &str, ours: &[Duration], peer: &str, theirs: &[Duration], target: f64) {

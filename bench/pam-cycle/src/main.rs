@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 
 use pag_tests::mountns::{self, TestUser};
 use pag_tests::pam_driver::Pam;
+use pag_tests::stats::median;
 
 /// The user of the 10,000-login quota check.
 const PAG_USER: (&str, u32) = ("pagbench", 46990);
@@ -258,12 +259,6 @@ fn measure(dir: &Path, peers: &[Peer], cycles: usize) -> Result<(Samples, Sample
         }
     }
     Ok((a, b))
-}
-
-fn median(samples: &[Duration]) -> Duration {
-    let mut s = samples.to_vec();
-    s.sort();
-    s[s.len() / 2]
 }
 
 fn micros(d: Duration) -> f64 {

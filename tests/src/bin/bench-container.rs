@@ -10,11 +10,7 @@ use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
 
 use pag_tests::container::{Container, User};
-
-fn median(mut samples: Vec<Duration>) -> Duration {
-    samples.sort();
-    samples[samples.len() / 2]
-}
+use pag_tests::stats::median;
 
 fn bare_unshare() -> Duration {
     let began = Instant::now();
@@ -60,7 +56,7 @@ fn main() -> ExitCode {
             }
         }
     }
-    let peer_median = median(peer);
+    let peer_median = median(&peer);
     println!("{iterations} iterations, medians:");
     println!("| what | median | ratio to bare unshare |");
     println!("|---|---|---|");
@@ -72,7 +68,7 @@ fn main() -> ExitCode {
         ("container start with sshd listening", start_sshd),
         ("container teardown with leak checks", teardown),
     ] {
-        let m = median(samples);
+        let m = median(&samples);
         println!("| {what} | {} | {} |", ms(m), ratio(m));
     }
     ExitCode::SUCCESS

@@ -15,6 +15,8 @@
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
+use pag_tests::stats::median;
+
 struct Bench {
     name: String,
     argv: Vec<String>,
@@ -68,7 +70,7 @@ fn main() -> ExitCode {
         }
     }
 
-    let medians: Vec<Duration> = benches.iter_mut().map(|b| median(&mut b.times)).collect();
+    let medians: Vec<Duration> = benches.iter().map(|b| median(&b.times)).collect();
     let peer = medians[0];
     let width = benches.iter().map(|b| b.name.len()).max().unwrap_or(0).max(7);
     println!(
@@ -104,14 +106,4 @@ fn time_once(argv: &[String]) -> Result<Duration, String> {
         return Err(format!("exited with {status}"));
     }
     Ok(elapsed)
-}
-
-fn median(times: &mut [Duration]) -> Duration {
-    times.sort_unstable();
-    let n = times.len();
-    if n % 2 == 1 {
-        times[n / 2]
-    } else {
-        (times[n / 2 - 1] + times[n / 2]) / 2
-    }
 }

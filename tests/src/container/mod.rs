@@ -63,17 +63,9 @@ pub use users::{User, UserRecord};
 
 use uids::UidLease;
 
-/// A file cargo built in this workspace (a binary or `libpam_pag.so`): in
-/// the directory of the running executable or its parent, which is where
-/// cargo puts them for tests (`target/debug/deps/..` -> `target/debug`).
+/// [`crate::built_binary`] with the harness's error type.
 pub fn built_binary(name: &str) -> Result<PathBuf> {
-    let exe = std::env::current_exe().map_err(error::io_context("current_exe"))?;
-    exe.ancestors().skip(1).take(2).map(|dir| dir.join(name)).find(|p| p.is_file()).ok_or_else(|| {
-        Error::new(format!(
-            "{name} not found next to {}; build the workspace first (cargo build --workspace)",
-            exe.display()
-        ))
-    })
+    crate::built_binary(name).map_err(Error::new)
 }
 
 /// A running container. See the module documentation.
