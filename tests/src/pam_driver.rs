@@ -45,6 +45,10 @@ extern "C" {
     fn pam_strerror(pamh: *mut c_void, errnum: c_int) -> *const c_char;
 }
 
+/// The shape of pam_authenticate, pam_acct_mgmt, pam_setcred and the
+/// session calls.
+type FlagsCall = unsafe extern "C" fn(*mut c_void, c_int) -> c_int;
+
 /// The conversation: the modules under test never need to ask anything.
 extern "C" fn no_conversation(
     _n: c_int,
@@ -99,44 +103,38 @@ impl Pam {
         Ok(Pam { handle, last: SUCCESS })
     }
 
-    fn record(&mut self, code: c_int) -> i32 {
+    /// One of libpam's `(handle, flags) -> code` calls; the code is kept for
+    /// pam_end, as applications pass the last status there.
+    fn call(&mut self, entry: FlagsCall, flags: i32) -> i32 {
+        // SAFETY: `entry` is a libpam function taking a handle and flags; the handle is live until pam_end.
+        let code = unsafe { entry(self.handle, flags) };
         self.last = code;
         code
     }
 
     /// pam_authenticate.
     pub fn authenticate(&mut self, flags: i32) -> i32 {
-        // SAFETY: the handle is live until pam_end (Drop or end).
-        let code = unsafe { pam_authenticate(self.handle, flags) };
-        self.record(code)
+        self.call(pam_authenticate, flags)
     }
 
     /// pam_acct_mgmt.
     pub fn acct_mgmt(&mut self, flags: i32) -> i32 {
-        // SAFETY: live handle.
-        let code = unsafe { pam_acct_mgmt(self.handle, flags) };
-        self.record(code)
+        self.call(pam_acct_mgmt, flags)
     }
 
     /// pam_setcred.
     pub fn setcred(&mut self, flags: i32) -> i32 {
-        // SAFETY: live handle.
-        let code = unsafe { pam_setcred(self.handle, flags) };
-        self.record(code)
+        self.call(pam_setcred, flags)
     }
 
     /// pam_open_session.
     pub fn open_session(&mut self, flags: i32) -> i32 {
-        // SAFETY: live handle.
-        let code = unsafe { pam_open_session(self.handle, flags) };
-        self.record(code)
+        self.call(pam_open_session, flags)
     }
 
     /// pam_close_session.
     pub fn close_session(&mut self, flags: i32) -> i32 {
-        // SAFETY: live handle.
-        let code = unsafe { pam_close_session(self.handle, flags) };
-        self.record(code)
+        self.call(pam_close_session, flags)
     }
 
     /// pam_putenv("NAME=value").
