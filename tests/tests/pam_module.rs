@@ -93,6 +93,14 @@ impl Lab {
         cmd
     }
 
+    /// pam-drive for `user` (one that exists, or one that must not) rather
+    /// than the lab's own user.
+    fn command_as(&self, user: &str, steps: &[&str]) -> Command {
+        let mut cmd = Command::new(DRIVER);
+        cmd.args(["--confdir", &self.path().to_string_lossy(), "--syslog", "svc", user]).args(steps);
+        cmd
+    }
+
     fn drive_with(&self, mut cmd: Command) -> Run {
         let start = Instant::now();
         let out = cmd.output().unwrap();
@@ -579,17 +587,7 @@ fn arguments_unknown_are_logged_bad_values_fail_closed() {
 fn unknown_user_is_user_unknown() {
     let l = lab(19);
     l.service("session required MODULE\n");
-    let mut cmd = Command::new(DRIVER);
-    cmd.args([
-        "--confdir",
-        &l.path().to_string_lossy(),
-        "--syslog",
-        "svc",
-        "pagt-nosuchuser",
-        "open_session",
-        "end",
-    ]);
-    let r = l.drive_with(cmd);
+    let r = l.drive_with(l.command_as("pagt-nosuchuser", &["open_session", "end"]));
     assert_eq!(r.steps[0], "open_session: 10 User not known to the underlying authentication module");
     assert_eq!(r.syslog, strings(&["3 pam_pag(svc:session): user pagt-nosuchuser: unknown user"]));
 }
@@ -598,18 +596,7 @@ fn unknown_user_is_user_unknown() {
 fn root_and_low_uids_can_be_skipped() {
     let l = lab(20);
     l.service("session required MODULE debug ignore_root\nsession required pam_permit.so\n");
-    let mut cmd = Command::new(DRIVER);
-    cmd.args([
-        "--confdir",
-        &l.path().to_string_lossy(),
-        "--syslog",
-        "svc",
-        "root",
-        "open_session",
-        "show",
-        "end",
-    ]);
-    let r = l.drive_with(cmd);
+    let r = l.drive_with(l.command_as("root", &["open_session", "show", "end"]));
     assert_eq!(r.syslog, strings(&["7 pam_pag(svc:session): user root: ignored (ignore_root)"]));
     l.service("session required MODULE minimum_uid=4000000000\nsession required pam_permit.so\n");
     let r = l.drive(&["open_session", "end"]);
