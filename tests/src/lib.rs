@@ -4,6 +4,7 @@
 #![deny(unsafe_code)]
 
 pub mod container;
+pub mod debs;
 pub mod demo;
 pub mod kdc;
 pub mod mountns;

@@ -10,6 +10,7 @@ use std::time::Instant;
 use super::error::{io_context, Error, Result};
 use super::init;
 use super::pam::{default_stacks, PamStack};
+use super::pam_auth_update;
 use super::rootfs::{self, RootSpec};
 use super::sshd::key_material;
 use super::uids;
@@ -21,7 +22,9 @@ use super::{built_binary, Container};
 pub struct ContainerBuilder {
     users: Vec<User>,
     stacks: BTreeMap<String, PamStack>,
-    host_pam_d: bool,
+    debian_pam: bool,
+    pam_profiles: Vec<(String, String)>,
+    enabled_profiles: Vec<String>,
     krb5_conf: Option<String>,
     files: Vec<(String, String, u32)>,
     sshd: bool,
@@ -45,12 +48,29 @@ impl ContainerBuilder {
         self
     }
 
-    /// Start `/etc/pam.d` from a copy of the host's (its `common-*` files
-    /// and service stacks) instead of the harness's pam_unix defaults;
-    /// stacks set with [`ContainerBuilder::pam`] still replace files of it.
-    /// For testing shipped stacks that `@include` the system's.
-    pub fn host_pam_d(mut self) -> Self {
-        self.host_pam_d = true;
+    /// Start `/etc/pam.d` as a Debian system has it instead of the
+    /// harness's pam_unix defaults: the packages' stock service stacks
+    /// (login, su, su-l, runuser, sshd, sudo, other) and `common-*` written
+    /// by the real pam-auth-update from the installed and unpacked profiles
+    /// (pam_unix, pam_krb5, ...). Never the host's own files. Stacks set with
+    /// [`ContainerBuilder::pam`] still replace files of it. For testing
+    /// shipped stacks that `@include` the system's.
+    pub fn debian_pam(mut self) -> Self {
+        self.debian_pam = true;
+        self
+    }
+
+    /// Add a pam-auth-update profile `/usr/share/pam-configs/<name>` for
+    /// [`ContainerBuilder::debian_pam`] (enabled if its `Default` is yes).
+    pub fn pam_profile(mut self, name: &str, text: &str) -> Self {
+        self.pam_profiles.push((name.to_owned(), text.to_owned()));
+        self
+    }
+
+    /// Have pam-auth-update enable the profile `name` (`--enable`), as an
+    /// administrator would for a profile whose `Default` is no.
+    pub fn enable_profile(mut self, name: &str) -> Self {
+        self.enabled_profiles.push(name.to_owned());
         self
     }
 
@@ -126,9 +146,7 @@ impl ContainerBuilder {
         let leases = uids::lease(self.users.len())?;
         let users: Vec<UserRecord> =
             self.users.iter().zip(&leases).map(|(u, lease)| UserRecord::new(u, lease.uid)).collect();
-        let mut stacks: BTreeMap<String, PamStack> =
-            if self.host_pam_d { rootfs::host_pam_d()? } else { default_stacks().into_iter().collect() };
-        stacks.extend(self.stacks);
+        let debs_root = crate::debs::root().map_err(Error::new)?;
         // The binaries under test (pam_pag.so, aklog, tokens) sit in cargo's
         // target directory beside pid 1's binary. A checkout under a tree the
         // container makes private (/tmp, /home, /run) would hide them inside:
@@ -142,6 +160,19 @@ impl ContainerBuilder {
         let dir = rootfs::new_dir()?;
         // From here on the Container owns the directory and cleans it up on error.
         let mut container = Container::new(dir.clone(), users, leases);
+        let mut stacks: BTreeMap<String, PamStack> = if self.debian_pam {
+            let staging = dir.join("pam-auth-update");
+            pam_auth_update::debian_stacks(
+                &staging,
+                &debs_root,
+                &self.pam_profiles,
+                &self.enabled_profiles,
+                true,
+            )?
+        } else {
+            default_stacks().into_iter().collect()
+        };
+        stacks.extend(self.stacks);
         rootfs::prepare(
             &dir,
             &RootSpec {
@@ -151,6 +182,7 @@ impl ContainerBuilder {
                 files: &self.files,
                 shared_dirs: &shared_dirs,
                 keys: key_material()?,
+                debs_root: &debs_root,
             },
         )?;
         let hostname = self.hostname.as_deref().unwrap_or("pagct");

@@ -21,7 +21,7 @@ use nix::mount::{mount, MsFlags};
 use nix::sys::wait::{waitpid, WaitPidFlag};
 use nix::unistd::{sethostname, Pid};
 
-use super::layout::{DEV_NODES, DIR_BINDS, FILE_BINDS, READY_PREFIX, SHARES_FILE};
+use super::layout::{DEV_NODES, DIR_BINDS, FILE_BINDS, READY_PREFIX, SHARES_FILE, USR_LAYER_FILE};
 use super::rootfs;
 
 /// Set up the container and serve as its pid 1. Returns only on a setup
@@ -30,6 +30,8 @@ pub fn run(dir: &Path, hostname: &str) -> Result<std::convert::Infallible, Strin
     // Before /proc is replaced, /proc/self still names us by our pid in the
     // host's pid namespace: the harness needs it to enter the namespaces.
     let host_pid = host_pid()?;
+    // First, while the tree's path (which may lie under /tmp) is still visible.
+    mount_usr_layer(dir)?;
     mount_private_files(dir)?;
     mount_proc()?;
     loopback_up()?;
@@ -51,6 +53,22 @@ fn host_pid() -> Result<u32, String> {
 fn bind(source: &Path, target: &Path, flags: MsFlags) -> Result<(), String> {
     mount(Some(source), target, None::<&str>, MsFlags::MS_BIND | flags, None::<&str>)
         .map_err(|e| format!("bind mount {} on {}: {e}", source.display(), target.display()))
+}
+
+/// Lay the unpacked packages' `usr/` over the host's `/usr`: a read-only
+/// overlay (lower layers only), so sshd, pam_krb5.so and sudo are there
+/// inside although the host never installed them. No `nosuid`: sudo is
+/// setuid root.
+fn mount_usr_layer(dir: &Path) -> Result<(), String> {
+    let file = dir.join(USR_LAYER_FILE);
+    let tree = std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+    let upper = Path::new(tree.trim_end()).join("usr");
+    let upper = upper.to_str().filter(|p| !p.contains([':', ',', '\\']));
+    let upper =
+        upper.ok_or_else(|| format!("{}: the tree's path cannot be an overlay layer", file.display()))?;
+    let options = format!("lowerdir={upper}:/usr");
+    mount(Some("overlay"), "/usr", Some("overlay"), MsFlags::MS_RDONLY, Some(options.as_str()))
+        .map_err(|e| format!("mount overlay ({options}) on /usr: {e}"))
 }
 
 fn mount_private_files(dir: &Path) -> Result<(), String> {

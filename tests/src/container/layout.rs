@@ -53,3 +53,7 @@ pub(crate) const READY_PREFIX: &str = "ready ";
 /// File in the container directory listing host directories to make
 /// visible inside at the same path (one absolute path a line).
 pub(crate) const SHARES_FILE: &str = "shared-dirs";
+
+/// File in the container directory naming the unpacked package tree
+/// (`crate::debs`) whose `usr/` pid 1 lays over the host's `/usr`.
+pub(crate) const USR_LAYER_FILE: &str = "usr-layer";

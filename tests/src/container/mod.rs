@@ -37,6 +37,7 @@ mod exec;
 pub mod init;
 mod layout;
 mod pam;
+mod pam_auth_update;
 mod pty;
 mod rootfs;
 mod ssh_client;
@@ -62,6 +63,16 @@ pub use teardown::TeardownReport;
 pub use users::{User, UserRecord};
 
 use uids::UidLease;
+
+/// Debian's PAM stacks for use on the host (by libpam tests that run
+/// `pam_start_confdir` on a directory of them): the packages' stock service
+/// files and `common-*` from pam-auth-update over the host's installed
+/// profiles only (the unpacked pam_krb5 exists only inside containers).
+/// `staging` is an empty directory to work in. Never the host's /etc/pam.d.
+pub fn debian_pam_d_for_host(staging: &Path) -> Result<std::collections::BTreeMap<String, PamStack>> {
+    let debs_root = crate::debs::root().map_err(Error::new)?;
+    pam_auth_update::debian_stacks(staging, &debs_root, &[], &[], false)
+}
 
 /// [`crate::built_binary`] with the harness's error type.
 pub fn built_binary(name: &str) -> Result<PathBuf> {

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use super::error::{io_context, Result};
-use super::layout::{DEV_LINKS, DEV_NODES, FILE_BINDS, HARNESS_RUN_DIR, SHARES_FILE};
+use super::layout::{DEV_LINKS, DEV_NODES, FILE_BINDS, HARNESS_RUN_DIR, SHARES_FILE, USR_LAYER_FILE};
 use super::pam::PamStack;
 use super::ssh_client::askpass_script;
 use super::sshd::{sshd_config, KeyMaterial};
@@ -24,6 +24,9 @@ pub(crate) struct RootSpec<'a> {
     pub(crate) files: &'a [(String, String, u32)],
     pub(crate) shared_dirs: &'a [PathBuf],
     pub(crate) keys: &'a KeyMaterial,
+    /// The unpacked packages (`crate::debs`): their `usr/` is laid over
+    /// `/usr`, their stock `/etc` files seed the container's.
+    pub(crate) debs_root: &'a Path,
 }
 
 /// A fresh, empty container directory under the temp dir.
@@ -110,13 +113,15 @@ pub(crate) fn prepare(dir: &Path, spec: &RootSpec<'_>) -> Result<()> {
     write_account_files(dir, spec.users)?;
     write_pam_d(dir, spec.stacks)?;
     write_ssh(dir, spec.keys)?;
-    // Module configuration (pam_pag.toml, limits.conf): a private copy.
-    copy_tree(Path::new("/etc/security"), &dir.join("etc/security"))?;
-    let krb5_conf = match spec.krb5_conf {
-        Some(text) => text.to_owned(),
-        None => fs::read_to_string("/etc/krb5.conf").map_err(io_context("/etc/krb5.conf"))?,
-    };
-    write(&dir.join("etc/krb5.conf"), &krb5_conf, 0o644)?;
+    let layer = spec.debs_root.to_str().filter(|p| !p.contains('\n'));
+    let layer = layer.ok_or_else(|| format!("{}: not a usable path", spec.debs_root.display()))?;
+    write(&dir.join(USR_LAYER_FILE), layer, 0o644)?;
+    // Module configuration (limits.conf, ...): the stock files of
+    // libpam-modules, never the host's (which might hold a pam_pag.toml).
+    copy_tree(&spec.debs_root.join("etc/security"), &dir.join("etc/security"))?;
+    // Not the host's krb5.conf: a test that needs a realm writes its own.
+    let krb5_conf = spec.krb5_conf.unwrap_or(MINIMAL_KRB5_CONF);
+    write(&dir.join("etc/krb5.conf"), krb5_conf, 0o644)?;
     write_homes(dir, spec.users, spec.keys)?;
     write_runtime_dirs(dir)?;
     write_dev(dir)?;
@@ -161,10 +166,22 @@ fn write_account_files(dir: &Path, users: &[UserRecord]) -> Result<()> {
         ("etc/shadow", "/etc/shadow", 0o640, UserRecord::shadow_line),
         ("etc/gshadow", "/etc/gshadow", 0o640, |u| Ok(u.gshadow_line())),
     ];
+    let host_passwd = fs::read_to_string("/etc/passwd").map_err(io_context("/etc/passwd"))?;
+    let sshd_uid =
+        (!host_passwd.lines().any(|l| l.starts_with("sshd:"))).then(|| free_system_uid(&host_passwd));
     for (local, host, mode, line) in files {
         let mut text = fs::read_to_string(host).map_err(io_context(host))?;
         if !text.ends_with('\n') && !text.is_empty() {
             text.push('\n');
+        }
+        // sshd's privilege separation account, which openssh-server's
+        // postinst would have made: the host has sshd only unpacked.
+        match (sshd_uid, local) {
+            (Some(uid), "etc/passwd") => {
+                text.push_str(&format!("sshd:x:{uid}:65534::/run/sshd:/usr/sbin/nologin\n"))
+            }
+            (Some(_), "etc/shadow") => text.push_str("sshd:*:19000:0:99999:7:::\n"),
+            _ => {}
         }
         for user in users {
             text.push_str(&line(user)?);
@@ -172,6 +189,12 @@ fn write_account_files(dir: &Path, users: &[UserRecord]) -> Result<()> {
         write(&dir.join(local), &text, mode)?;
     }
     Ok(())
+}
+
+/// A system uid (100-999) that no account of `passwd` uses.
+fn free_system_uid(passwd: &str) -> u32 {
+    let used: Vec<u32> = passwd.lines().filter_map(|l| l.split(':').nth(2)?.parse().ok()).collect();
+    (100..1000).find(|uid| !used.contains(uid)).unwrap_or(999)
 }
 
 /// Copy a small directory tree of regular files (permissions kept).
@@ -190,18 +213,12 @@ fn copy_tree(from: &Path, to: &Path) -> Result<()> {
     Ok(())
 }
 
-/// The host's `/etc/pam.d`, file by file.
-pub(crate) fn host_pam_d() -> Result<BTreeMap<String, PamStack>> {
-    let mut stacks = BTreeMap::new();
-    for entry in fs::read_dir("/etc/pam.d").map_err(io_context("/etc/pam.d"))? {
-        let entry = entry.map_err(io_context("/etc/pam.d"))?;
-        if entry.file_type().map_err(io_context(entry.path().display()))?.is_file() {
-            let text = fs::read_to_string(entry.path()).map_err(io_context(entry.path().display()))?;
-            stacks.insert(entry.file_name().to_string_lossy().into_owned(), PamStack::from_text(&text));
-        }
-    }
-    Ok(stacks)
-}
+/// The container's `/etc/krb5.conf` when a test sets none: no realm, no DNS.
+const MINIMAL_KRB5_CONF: &str = "[libdefaults]\n\tdns_lookup_realm = false\n\tdns_lookup_kdc = false\n";
+
+/// The ssh client's configuration inside: the harness passes what a login
+/// needs on the command line, so nothing of the host's `ssh_config` applies.
+const SSH_CLIENT_CONFIG: &str = "# written by the pag test harness\n";
 
 fn write_pam_d(dir: &Path, stacks: &BTreeMap<String, PamStack>) -> Result<()> {
     let pam_d = dir.join("etc/pam.d");
@@ -218,8 +235,7 @@ fn write_ssh(dir: &Path, keys: &KeyMaterial) -> Result<()> {
     write(&ssh.join("sshd_config"), &sshd_config(), 0o644)?;
     write(&ssh.join("ssh_host_ed25519_key"), &keys.host_key, 0o600)?;
     write(&ssh.join("ssh_host_ed25519_key.pub"), &keys.host_key_pub, 0o644)?;
-    let client_config = fs::read_to_string("/etc/ssh/ssh_config").unwrap_or_default();
-    write(&ssh.join("ssh_config"), &client_config, 0o644)
+    write(&ssh.join("ssh_config"), SSH_CLIENT_CONFIG, 0o644)
 }
 
 fn write_homes(dir: &Path, users: &[UserRecord], keys: &KeyMaterial) -> Result<()> {
