@@ -809,21 +809,20 @@ fn the_pag_is_inherited_across_fork_exec_setsid_and_daemonizing() {
     assert_eq!(std::fs::read_to_string(&out).unwrap().trim(), format!("in {pag}"));
 }
 
-/// conf/pam.d/su-l, with the system's own su and common-* files around it,
-/// loads and gives `su -l`'s target user a PAG (su's call order: authenticate
-/// as root through pam_rootok, setcred, open_session). The whole system
-/// session stack runs (pam_unix, pam_krb5 and pam_systemd, all of which log
+/// conf/pam.d/su-l, with Debian's stock su and common-* files around it
+/// (pam-auth-update's, from the installed profiles; never this host's
+/// /etc/pam.d), loads and gives `su -l`'s target user a PAG (su's call
+/// order: authenticate as root through pam_rootok, setcred, open_session).
+/// The whole system session stack runs (pam_unix and pam_systemd, which log
 /// to the captured /dev/log only).
 #[test]
 fn the_su_l_example_stack_works() {
     let l = lab(28);
     let confdir = l.path().join("pam.d");
     std::fs::create_dir(&confdir).unwrap();
-    for entry in std::fs::read_dir("/etc/pam.d").unwrap() {
-        let entry = entry.unwrap();
-        if entry.file_type().unwrap().is_file() {
-            std::fs::copy(entry.path(), confdir.join(entry.file_name())).unwrap();
-        }
+    let stacks = pag_tests::container::debian_pam_d_for_host(&l.path().join("staging")).unwrap();
+    for (service, stack) in stacks {
+        std::fs::write(confdir.join(service), stack.render()).unwrap();
     }
     let example =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../conf/pam.d/su-l")).unwrap();

@@ -112,8 +112,10 @@ fn login_as_types_name_and_password_and_reaches_the_shell() -> Result {
 }
 
 #[test]
-fn the_systems_own_su_l_stack_runs_in_a_host_pam_d_copy() -> Result {
-    let ct = Container::builder().user(User::new("erin")).host_pam_d().start()?;
+fn debians_own_su_l_stack_runs_with_pam_auth_update_common_files() -> Result {
+    let ct = Container::builder().user(User::new("erin")).debian_pam().start()?;
+    let common = ct.exec(&As::Root, &["cat", "/etc/pam.d/common-auth"])?;
+    common.assert_stdout_contains("pam-auth-update").assert_stdout_contains("pam_unix.so");
     let stack = ct.exec(&As::Root, &["cat", "/etc/pam.d/su-l"])?;
     stack.assert_stdout_contains("include").assert_stdout_contains("su");
     let out = ct.su_l("erin", "id -un")?;
