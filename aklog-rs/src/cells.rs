@@ -13,6 +13,18 @@ use crate::krb5::Context;
 
 /// OpenAFS's local cell file.
 pub const THIS_CELL: &str = "/etc/openafs/ThisCell";
+/// OpenAFS's variable naming the directory of the client's configuration
+/// files in place of /etc/openafs.
+pub const AFSCONF_VAR: &str = "AFSCONF";
+
+/// The local cell file: `$AFSCONF/ThisCell` where AFSCONF is set (as
+/// OpenAFS's tools read it), else [`THIS_CELL`].
+pub fn this_cell_file() -> PathBuf {
+    match std::env::var_os(AFSCONF_VAR).filter(|d| !d.is_empty()) {
+        Some(dir) => Path::new(&dir).join("ThisCell"),
+        None => PathBuf::from(THIS_CELL),
+    }
+}
 /// kAFS's root cell.
 pub const ROOT_CELL: &str = "/proc/net/afs/rootcell";
 

@@ -162,7 +162,8 @@ fn cells_to_use(cli: &Cli, config: &Config, debug: &dyn Fn(&str)) -> Result<Vec<
     for path in paths {
         given.push(cells::cell_of_path(path)?);
     }
-    let local_files = [Path::new(cells::THIS_CELL), Path::new(cells::ROOT_CELL)];
+    let this_cell = cells::this_cell_file();
+    let local_files = [this_cell.as_path(), Path::new(cells::ROOT_CELL)];
     let (cells, source) = cells::choose(&given, &config.aklog.cells, &local_files)?;
     match &source {
         CellSource::CommandLine => {}

@@ -131,15 +131,29 @@ fn bad_arguments_exit_1() {
 
 #[test]
 fn no_cell_anywhere_exits_3() {
-    let local = [aklog::cells::THIS_CELL, aklog::cells::ROOT_CELL];
-    let present: Vec<&str> = local.iter().copied().filter(|p| std::path::Path::new(p).exists()).collect();
-    assert!(
-        present.is_empty(),
-        "this test needs a host without {present:?} (they name a local cell, so aklog would not exit 3)"
-    );
+    // Whatever this host has: AFSCONF points at an empty directory (no
+    // ThisCell) and a new network namespace has no kAFS root cell (kAFS
+    // keeps one per namespace), so neither the host's OpenAFS nor kAFS
+    // configuration can name a cell.
     let fx = fixture();
-    let out = fx.session(&fx.file_ccache("cc"), "aklog");
+    let empty = tempfile::tempdir().unwrap();
+    let script = format!("AFSCONF={} unshare --net aklog", empty.path().display());
+    let out = fx.session(&fx.file_ccache("cc"), &script);
     assert_fails(&out, 3, "no cell given");
+    assert!(out.stderr.contains(&format!("{}/ThisCell", empty.path().display())), "{}", out.stderr);
+}
+
+#[test]
+fn afsconf_names_the_directory_of_this_cell() {
+    let fx = fixture();
+    let conf = tempfile::tempdir().unwrap();
+    std::fs::write(conf.path().join("ThisCell"), "example.org\n").unwrap();
+    let script = format!("AFSCONF={} aklog -d || exit $?; tokens --json", conf.path().display());
+    let out = fx.session(&fx.file_ccache("cc"), &script);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(out.stderr.contains(&format!("cell from {}/ThisCell", conf.path().display())), "{}", out.stderr);
+    let v = json_tokens(&out.stdout);
+    assert_eq!(v["tokens"][0]["cell"], "example.org", "{v}");
 }
 
 #[test]
