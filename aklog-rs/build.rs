@@ -43,6 +43,8 @@ const CONSTANTS: &[&str] = &[
     "ENCTYPE_DES_CBC_CRC",
     "ENCTYPE_DES_CBC_MD4",
     "ENCTYPE_DES_CBC_MD5",
+    "ENCTYPE_DES3_CBC_SHA",
+    "ENCTYPE_DES3_CBC_SHA1",
 ];
 
 fn main() {

@@ -4,9 +4,17 @@ MIT FILE: credentials cache (format version 4) and compute the rxkad session
 key with rxkad-kdf (draft-kaduk-afs3-rxkad-k5-kdf) using only the Python
 standard library (hmac, hashlib). Shares no code with aklog or libkrb5.
 
+Keys are treated as OpenAFS's tkt_DeriveDesKey treats them: single DES
+(enctypes 1, 2, 3) used as it is; triple DES (5, 7, 16) stripped of its
+parity bits (the inverse of RFC 3961's des3 random-to-key, 24 -> 21 bytes)
+and then rxkad-kdf; anything else rxkad-kdf.
+
 usage: ccache_rxkad.py CCACHE_PATH SERVICE_PRINCIPAL
-   or: ccache_rxkad.py --kdf HEXKEY
-prints JSON: enctype, key, ticket, endtime, rxkad_key (hex strings)
+   or: ccache_rxkad.py --kdf HEXKEY [ENCTYPE]
+   or: ccache_rxkad.py --des3-material HEXKEY
+prints JSON: enctype, key, ticket, endtime, rxkad_key, raw_kdf_key (the
+rxkad-kdf of the key bytes as they are, which is right only for non-DES
+keys), and for triple DES des3_material (hex strings)
 """
 import hashlib
 import hmac
@@ -36,6 +44,44 @@ def rxkad_kdf(key):
         if cand not in WEAK:
             return cand
     raise SystemExit("no non-weak key")
+
+
+DES_ENCTYPES = (1, 2, 3)
+DES3_ENCTYPES = (5, 7, 16)
+
+
+def des3_random_to_key(material):
+    """RFC 3961 section 6.3.1, forwards: 7 random bytes -> one 8-byte DES key.
+    The low bit of random byte i goes to bit i+1 of byte 8; bit 0 of every
+    byte becomes odd parity."""
+    assert len(material) == 7
+    eighth = sum((material[i] & 1) << (i + 1) for i in range(7))
+    return parity(bytes(material) + bytes([eighth]))
+
+
+def des3_material(key):
+    """The inverse, block by block: 8 key bytes -> the 7 random bytes."""
+    if len(key) == 0 or len(key) % 8:
+        raise SystemExit("a triple-DES key of %d bytes" % len(key))
+    out = b""
+    for start in range(0, len(key), 8):
+        block = key[start:start + 8]
+        low_bits = [(block[7] >> (i + 1)) & 1 for i in range(7)]
+        material = bytes((block[i] & 0xFE) | low_bits[i] for i in range(7))
+        # Check the inverse by going forwards again (exact when the key
+        # carries correct DES parity, as every key a KDC issues does).
+        if parity(block) == block and des3_random_to_key(material) != block:
+            raise SystemExit("des3 inverse failed on %s" % block.hex())
+        out += material
+    return out
+
+
+def rxkad_key(enctype, key):
+    if enctype in DES_ENCTYPES:
+        return key
+    if enctype in DES3_ENCTYPES:
+        return rxkad_kdf(des3_material(key))
+    return rxkad_kdf(key)
 
 
 class Reader:
@@ -92,7 +138,9 @@ def find(path, service):
         r.data_()  # second ticket
         if server == service:
             found = dict(enctype=enctype, key=key.hex(), ticket=ticket.hex(), endtime=end,
-                         rxkad_key=(key if enctype in (1, 2, 3) else rxkad_kdf(key)).hex())
+                         rxkad_key=rxkad_key(enctype, key).hex(), raw_kdf_key=rxkad_kdf(key).hex())
+            if enctype in DES3_ENCTYPES:
+                found["des3_material"] = des3_material(key).hex()
     if found is None:
         raise SystemExit("no ticket for %s in %s" % (service, path))
     return found
@@ -100,6 +148,9 @@ def find(path, service):
 
 if __name__ == "__main__":
     if sys.argv[1] == "--kdf":
-        print(json.dumps(dict(rxkad_key=rxkad_kdf(bytes.fromhex(sys.argv[2])).hex())))
+        enctype = int(sys.argv[3]) if len(sys.argv) > 3 else 18
+        print(json.dumps(dict(rxkad_key=rxkad_key(enctype, bytes.fromhex(sys.argv[2])).hex())))
+    elif sys.argv[1] == "--des3-material":
+        print(json.dumps(dict(des3_material=des3_material(bytes.fromhex(sys.argv[2])).hex())))
     else:
         print(json.dumps(find(sys.argv[1], sys.argv[2])))

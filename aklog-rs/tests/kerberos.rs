@@ -12,8 +12,8 @@ use pag_tests::kdc::SilentPort;
 
 /// The token aklog stored for `cell` must be the ticket in the cache, its
 /// end time, and the rxkad-kdf of its session key as an independent Python
-/// implementation computes it.
-fn check_token_against_cache(cell: &str, service: &str, enctype: u64) {
+/// implementation computes it. Returns the token and the reference's JSON.
+fn check_token_against_cache(cell: &str, service: &str, enctype: u64) -> (RxkadToken, serde_json::Value) {
     let fx = fixture();
     let ccache = fx.file_ccache("cc");
     let out = fx.session(&ccache, &format!("aklog -c {cell} || exit $?\n{}", pipe_token(cell)));
@@ -35,6 +35,7 @@ fn check_token_against_cache(cell: &str, service: &str, enctype: u64) {
     // The payload header as the kernel's rxrpc_preparse reads it.
     assert_eq!(&payload[0..4], &1u32.to_ne_bytes());
     assert_eq!(&payload[4..6], &2u16.to_ne_bytes());
+    (token, r)
 }
 
 #[test]
@@ -47,6 +48,36 @@ fn aes128_session_key_token_matches_the_ticket_in_the_cache() {
     check_token_against_cache("aes128.example.org", "afs/aes128.example.org@AKLOG.TEST", 17);
 }
 
+/// A real des3-cbc-sha1 session key (enctype 16) from the KDC: the token key
+/// is rxkad-kdf over the 21 bytes left when the parity bits are stripped
+/// (OpenAFS's tkt_DeriveDesKey), not over the 24 key bytes.
+#[test]
+fn des3_session_key_token_matches_openafs_parity_stripped_kdf() {
+    let (token, r) = check_token_against_cache("des3.example.org", "afs/des3.example.org@AKLOG.TEST", 16);
+    assert_eq!(hex(r["key"].as_str().unwrap()).len(), 24, "{r}");
+    assert_eq!(hex(r["des3_material"].as_str().unwrap()).len(), 21, "{r}");
+    assert_ne!(
+        token.session_key.to_vec(),
+        hex(r["raw_kdf_key"].as_str().unwrap()),
+        "the token key is the rxkad-kdf of all 24 bytes, parity included"
+    );
+
+    // libkrb5 and aklog agree that the session key is triple DES.
+    let fx = fixture();
+    let out = fx.session(&fx.file_ccache("cc"), "aklog -d -c des3.example.org || exit $?; klist -e");
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(out.stderr.contains("(session key enctype 16)"), "{}", out.stderr);
+    // krb5 1.20 prints "Etype (skey, tkt): DEPRECATED:des3-cbc-sha1, ...",
+    // on the ticket's last line (after "renew until ..." where there is one).
+    let skey = out
+        .stdout
+        .lines()
+        .skip_while(|l| !l.contains("afs/des3.example.org@"))
+        .find_map(|l| l.split_once("Etype (skey, tkt): "))
+        .and_then(|(_, etypes)| etypes.split(", ").next());
+    assert!(skey.is_some_and(|e| e.ends_with("des3-cbc-sha1")), "session key type {skey:?}: {}", out.stdout);
+}
+
 #[test]
 fn kdf_agrees_with_python_on_many_keys() {
     for (i, len) in [16usize, 32, 16, 32, 24, 5].into_iter().enumerate() {
@@ -55,6 +86,21 @@ fn kdf_agrees_with_python_on_many_keys() {
         let r = reference(&["--kdf", &hexkey]);
         let ours = aklog::kdf::rxkad_kdf(&key).unwrap();
         assert_eq!(ours.to_vec(), hex(r["rxkad_key"].as_str().unwrap()), "key {hexkey}");
+    }
+    // Triple-DES keys (any bytes, parity right or not) lose their parity
+    // bits first, in Python as in OpenAFS.
+    for i in 0..4usize {
+        let key: Vec<u8> = (0..24).map(|j| (j * 53 + i * 71 + 11) as u8).collect();
+        let hexkey: String = key.iter().map(|b| format!("{b:02x}")).collect();
+        for enctype in [5, 7, 16] {
+            let r = reference(&["--kdf", &hexkey, &enctype.to_string()]);
+            let ours = aklog::kdf::rxkad_session_key(enctype, &key).unwrap();
+            assert_eq!(
+                ours.to_vec(),
+                hex(r["rxkad_key"].as_str().unwrap()),
+                "enctype {enctype} key {hexkey}"
+            );
+        }
     }
 }
 

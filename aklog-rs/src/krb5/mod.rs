@@ -56,6 +56,14 @@ pub const DES_ENCTYPES: [i32; 3] = [
     bindings::ENCTYPE_DES_CBC_MD5 as i32,
 ];
 
+/// Triple-DES enctypes, whose session key loses its parity bits before
+/// rxkad-kdf: 5 (des3-cbc-md5 in Heimdal's and OpenAFS's names,
+/// ENCTYPE_DES3_CBC_SHA in MIT's), 7 (old des3-cbc-sha1, which MIT's
+/// <krb5.h> does not name) and 16 (des3-cbc-sha1), as OpenAFS's
+/// tkt_DeriveDesKey lists them.
+pub const DES3_ENCTYPES: [i32; 3] =
+    [bindings::ENCTYPE_DES3_CBC_SHA as i32, 7, bindings::ENCTYPE_DES3_CBC_SHA1 as i32];
+
 /// A failed libkrb5 call: its code and libkrb5's own message for it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Krb5Error {

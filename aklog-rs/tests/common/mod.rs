@@ -18,7 +18,13 @@ pub const PASSWORD: &str = "user password 1";
 ///   afs/example.org (AES-256 and AES-128 keys, so AES-256 session keys);
 /// - cell aes128.example.org has afs/aes128.example.org with only an
 ///   AES-128 key, so its session keys are AES-128;
-/// - cell aklog.test is named like the realm and has only afs@AKLOG.TEST.
+/// - cell aklog.test is named like the realm and has only afs@AKLOG.TEST;
+/// - cell des3.example.org has afs/des3.example.org with only a
+///   des3-cbc-sha1 key and session_enctypes des3-cbc-sha1 (else the KDC
+///   assumes AES-256), so its session keys are triple DES (enctype 16).
+///   Without `allow_des3 = true` in `[libdefaults]` (krb5.conf, read by the
+///   KDC and the clients alike) krb5 refuses des3 ("KDC has no support for
+///   encryption type"): 1.21 and later, and Debian 12's 1.20.1 as well.
 pub struct Fx {
     pub kdc: Kdc,
     /// An empty pam_pag.toml (PAG_CONFIG), so the host's file is not read.
@@ -28,6 +34,7 @@ pub struct Fx {
 pub fn fixture() -> Fx {
     let mut options = Options::new(REALM);
     options.domain_realm.push(("example.org".into(), REALM.into()));
+    options.extra_libdefaults.push_str("allow_des3 = true\n");
     let kdc = Kdc::start_with(options).expect("starting the test KDC");
     kdc.add_principal(USER, PASSWORD).unwrap();
     kdc.add_random_principal("afs/example.org").unwrap();
@@ -35,6 +42,8 @@ pub fn fixture() -> Fx {
     // MIT KDCs assume every service takes AES-256 session keys unless told.
     kdc.kadmin("setstr afs/aes128.example.org session_enctypes aes128-cts-hmac-sha1-96").unwrap();
     kdc.add_random_principal("afs").unwrap();
+    kdc.add_random_principal_enctypes("afs/des3.example.org", "des3-cbc-sha1:normal").unwrap();
+    kdc.kadmin("setstr afs/des3.example.org session_enctypes des3-cbc-sha1").unwrap();
     let config = kdc.dir().join("pam_pag.toml");
     std::fs::write(&config, "").unwrap();
     Fx { kdc, config }
