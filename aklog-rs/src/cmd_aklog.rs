@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use pag::config::{check_name, parse_key_type, Config};
+use pag::token::handover::{self, HandedToken};
 use pag::token::{KeyType, KeyTypeChoice, Token};
 use pag::ErrorKind;
 
@@ -15,6 +16,7 @@ use crate::exit::{Exit, Failure};
 use crate::krb5::Context;
 use crate::place::{self, Place};
 use crate::ticket::{Credentials, Fetched};
+use crate::token_fd::{self, TokenFd};
 
 /// Long options that OpenAFS spells with one dash.
 const LONG_NAMES: &[&str] =
@@ -88,23 +90,81 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
 }
 
 /// The whole run; per-cell failures are printed as they happen and the
-/// result is the exit code.
+/// result is the exit code. With `PAG_TOKEN_FD` set the tokens are handed
+/// over on that descriptor instead of being stored.
 pub fn run(cli: &Cli) -> Result<Exit, Failure> {
     let debug = |text: &str| {
         if cli.debug {
             eprintln!("aklog: {text}");
         }
     };
+    let Some(value) = std::env::var_os(token_fd::ENV) else {
+        return fetch_then(cli, &debug, &mut |batch, failures| {
+            if batch.fetched.is_empty() {
+                return Ok(());
+            }
+            let storer = Storer { choice: batch.key_type, force: cli.force, warned: false, debug: cli.debug };
+            store_all(cli, storer, batch.fetched, batch.creds, batch.cell_count, failures, &debug)
+        });
+    };
+    if cli.setpag {
+        return Err(Failure::new(
+            Exit::Usage,
+            format!("-setpag cannot be used with {}: the tokens are handed over, not stored", token_fd::ENV),
+        ));
+    }
+    let sink = TokenFd::open(&value)?;
+    let mut handed = Vec::new();
+    let outcome = fetch_then(cli, &debug, &mut |batch, failures| {
+        handed = to_hand_over(batch.fetched, failures, &debug);
+        Ok(())
+    });
+    // A message goes out even when nothing was fetched, so the reader can
+    // tell "aklog ran and got no token" from "this program does not speak
+    // the format".
+    let number = sink.number();
+    let count = handed.len();
+    match (outcome, sink.send(&handed)) {
+        (outcome, Ok(())) => {
+            debug(&format!("{count} token(s) handed over on descriptor {number}"));
+            outcome
+        }
+        (Ok(_), Err(failure)) => Err(failure),
+        (Err(first), Err(failure)) => {
+            eprintln!("aklog: {failure}");
+            Err(first)
+        }
+    }
+}
+
+/// What fetching produced, for the step that delivers the tokens.
+struct Batch<'a, 'k> {
+    /// The tokens fetched, in the order of the cells.
+    fetched: &'a [Fetched],
+    /// The credentials they came from.
+    creds: &'a Credentials<'k>,
+    /// How many cells were asked for.
+    cell_count: usize,
+    /// The key type to store as (`--key-type`, else the file's).
+    key_type: KeyTypeChoice,
+}
+
+/// What to do with the tokens once fetched: store them, or hand them over.
+/// Adds its own failures to the failures so far; an error stops the run.
+type Deliver<'a> = dyn FnMut(&Batch<'_, '_>, &mut Vec<Failure>) -> Result<(), Failure> + 'a;
+
+/// Fetch a token for every cell, hand them to `deliver`, and say how it went
+/// in OpenAFS's exit codes.
+fn fetch_then(cli: &Cli, debug: &dyn Fn(&str), deliver: &mut Deliver<'_>) -> Result<Exit, Failure> {
     let config = Config::load_or_default(&pag::config::tool_path())
         .map_err(|e| Failure::new(Exit::AfsConfig, e.to_string()))?;
-    let cells = cells_to_use(cli, &config, &debug)?;
+    let cells = cells_to_use(cli, &config, debug)?;
     if let Some(problem) = cli.realm.as_deref().and_then(|r| check_name("realm", r)) {
         return Err(Failure::new(Exit::Usage, problem));
     }
-    let choice = match &cli.key_type {
-        Some(name) => parse_key_type(name).ok_or_else(|| Failure::new(Exit::Usage, "bad --key-type"))?,
-        None => config.aklog.key_type,
-    };
+    // Checked in both modes, so a bad --key-type is a usage error whether or
+    // not tokens are stored.
+    let key_type = key_type_choice(cli, &config)?;
     let realm = cli.realm.as_deref().or(config.aklog.realm.as_deref());
 
     let context = Context::new().map_err(|e| Failure::new(Exit::Kerberos, e.to_string()))?;
@@ -131,17 +191,57 @@ pub fn run(cli: &Cli) -> Result<Exit, Failure> {
         }
     }
 
-    if !fetched.is_empty() {
-        let storer = Storer { choice, force: cli.force, warned: false, debug: cli.debug };
-        store_all(cli, storer, &fetched, &creds, cells.len(), &mut failures, &debug)?;
-    }
+    let batch = Batch { fetched: &fetched, creds: &creds, cell_count: cells.len(), key_type };
+    deliver(&batch, &mut failures)?;
 
-    let succeeded = cells.len() - failures.len();
+    let succeeded = cells.len().saturating_sub(failures.len());
     Ok(match failures.first() {
         None => Exit::Ok,
         Some(_) if succeeded > 0 => Exit::Partial,
         Some(first) => first.exit,
     })
+}
+
+/// The key type to store as: `--key-type`, else the file's.
+fn key_type_choice(cli: &Cli, config: &Config) -> Result<KeyTypeChoice, Failure> {
+    match &cli.key_type {
+        Some(name) => parse_key_type(name).ok_or_else(|| Failure::new(Exit::Usage, "bad --key-type")),
+        None => Ok(config.aklog.key_type),
+    }
+}
+
+/// The fetched tokens as they are handed over. A token the format cannot
+/// carry (a cell name it refuses) is a failure of that cell (exit 5); a
+/// second token for a cell (the cell named twice) is dropped; a principal
+/// that is not printable ASCII is sent as unknown.
+fn to_hand_over(fetched: &[Fetched], failures: &mut Vec<Failure>, debug: &dyn Fn(&str)) -> Vec<HandedToken> {
+    let mut handed: Vec<HandedToken> = Vec::new();
+    for f in fetched {
+        let token = &f.token;
+        if let Err(reason) = handover::check_cell(&token.cell) {
+            let failure =
+                Failure::new(Exit::Token, format!("cell {}: cannot be handed over: {reason}", token.cell));
+            eprintln!("aklog: {failure}");
+            failures.push(failure);
+            continue;
+        }
+        if handed.iter().any(|h| h.cell == token.cell) {
+            debug(&format!("cell {}: named twice; one token handed over", token.cell));
+            continue;
+        }
+        let principal = token.principal.clone().filter(|p| {
+            let ok = handover::check_principal(p).is_ok();
+            if !ok {
+                debug(&format!(
+                    "cell {}: principal {p:?} is not printable ASCII; sent as unknown",
+                    token.cell
+                ));
+            }
+            ok
+        });
+        handed.push(HandedToken { cell: token.cell.clone(), principal, rxkad: token.rxkad.clone() });
+    }
+    handed
 }
 
 /// The cells from `-c`, bare arguments and `-path`, else the file, else

@@ -20,3 +20,4 @@ pub mod krb5;
 pub mod listing;
 pub mod place;
 pub mod ticket;
+pub mod token_fd;

@@ -356,6 +356,39 @@ pub fn get_persistent(uid: Option<u32>, link_into: KeySerial) -> SysResult<KeySe
     serial_from("get_persistent", ret)
 }
 
+// ---- A descriptor inherited across exec ----
+//
+// Not a key management call, but it needs `unsafe` (std can only adopt a raw
+// descriptor through `FromRawFd`) and this is the crate's one unsafe module.
+
+/// Descriptors already handed out by [`adopt_inherited_fd`].
+static ADOPTED_FDS: std::sync::Mutex<Vec<std::os::fd::RawFd>> = std::sync::Mutex::new(Vec::new());
+
+/// Take ownership of descriptor `raw`, which this process inherited across
+/// exec (a pipe a parent passed and named, say, in an environment variable).
+///
+/// Refuses 0, 1 and 2 (the standard streams belong to std), a descriptor
+/// that is not open (EBADF), and a second adoption of the same number
+/// (EBUSY), so no two owners close it. Call it before the process opens
+/// anything that might otherwise adopt the same number.
+pub fn adopt_inherited_fd(raw: std::os::fd::RawFd) -> Result<std::os::fd::OwnedFd, Errno> {
+    use std::os::fd::FromRawFd;
+    if raw <= 2 {
+        return Err(Errno::EINVAL);
+    }
+    nix::fcntl::fcntl(raw, nix::fcntl::FcntlArg::F_GETFD)?;
+    let mut adopted = ADOPTED_FDS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if adopted.contains(&raw) {
+        return Err(Errno::EBUSY);
+    }
+    adopted.push(raw);
+    // SAFETY: `raw` is open (F_GETFD succeeded), is not a standard stream, and
+    // this function has not given it to an owner before. It was inherited
+    // across exec, so no Rust object in this process opened it; the caller
+    // promises nothing else adopted it. So the OwnedFd is its only owner.
+    Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(raw) })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -373,5 +406,18 @@ mod tests {
         assert!(parse_description("user;x;1;3f;d").is_none());
         assert!(parse_description("user;1;1;zz;d").is_none());
         assert!(parse_description("user;1;1").is_none());
+    }
+
+    #[test]
+    fn inherited_fd_is_adopted_once_and_never_a_standard_stream() {
+        use std::os::fd::{AsRawFd, IntoRawFd};
+        assert_eq!(adopt_inherited_fd(1).unwrap_err(), Errno::EINVAL);
+        let (read, write) = nix::unistd::pipe().unwrap();
+        drop(read);
+        let raw = write.into_raw_fd();
+        let owned = adopt_inherited_fd(raw).unwrap();
+        assert_eq!(owned.as_raw_fd(), raw);
+        assert_eq!(adopt_inherited_fd(raw).unwrap_err(), Errno::EBUSY);
+        assert_eq!(adopt_inherited_fd(1_000_000).unwrap_err(), Errno::EBADF);
     }
 }

@@ -1,5 +1,7 @@
-//! AFS tokens: the model, the kAFS payload codec and the store on a keyring.
+//! AFS tokens: the model, the kAFS payload codec, the store on a keyring and
+//! the hand-over format a token program uses to give tokens to pam_pag.
 
+pub mod handover;
 pub mod rxrpc;
 mod store;
 mod xdr;
