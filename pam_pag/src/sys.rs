@@ -133,9 +133,10 @@ const STACK_SIZE: usize = 256 * 1024;
 
 /// Start the child: clone(2) with `CLONE_NEWPID` when `new_pid_namespace`
 /// (the program is then pid 1 of its own namespace), else a plain child.
-/// Its exit signal is none, so it neither signals the application nor is
-/// reaped by the kernel when the application ignores SIGCHLD, nor seen by
-/// an application's `waitpid(-1, ...)`: only `waitpid(pid, __WALL)` finds it.
+/// Its exit signal is none, so it sends the application no SIGCHLD and an
+/// application's `waitpid(-1, ...)` does not see it: only `waitpid(pid,
+/// __WALL)` finds it. (Where the application ignores SIGCHLD the kernel
+/// still reaps it at exit, measured here; its status is then unknown.)
 pub fn spawn(plan: &Plan<'_>, new_pid_namespace: bool) -> Result<Pid, Errno> {
     // Pointer arrays for execve, built here: the child must not allocate.
     let mut argv: Vec<*const c_char> = plan.argv.iter().map(|a| a.as_ptr()).collect();
