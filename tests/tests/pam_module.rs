@@ -580,10 +580,11 @@ fn a_program_that_closes_its_pipes_and_sleeps_is_killed_with_its_setsid_child_at
     let l = lab(31);
     // A sleep duration no other process has: how to find what it left behind.
     let mark = format!("41.{}", l.uid);
-    let prog = l.script(
-        "quiet.sh",
-        &format!("exec >/dev/null 2>&1 </dev/null\nsetsid sleep {mark} &\nsleep 3{mark}"),
-    );
+    // Short enough that the old runner (which waited for it without a
+    // deadline) fails this test in seconds rather than hanging.
+    let main = format!("8.{}", l.uid);
+    let prog = l
+        .script("quiet.sh", &format!("exec >/dev/null 2>&1 </dev/null\nsetsid sleep {mark} &\nsleep {main}"));
     l.service(&format!("session required MODULE program={prog} always_aklog timeout=2 debug\n"));
     let r = l.drive(&["open_session", "end"]);
     assert!(r.elapsed < Duration::from_secs(3), "open_session held the login for {:?}", r.elapsed);
@@ -600,7 +601,7 @@ fn a_program_that_closes_its_pipes_and_sleeps_is_killed_with_its_setsid_child_at
         &"7 pam_pag(svc:session): user $USER: $DIR/quiet.sh ran as pid 1 of its own PID namespace".to_owned()
     ));
     assert!(!alive(&format!("sleep {mark}")), "the setsid child survived the deadline");
-    assert!(!alive(&format!("sleep 3{mark}")), "the program survived the deadline");
+    assert!(!alive(&format!("sleep {main}")), "the program survived the deadline");
 }
 
 #[test]
