@@ -6,7 +6,7 @@ use pag::login::{self, LoginPag};
 use pag::sys::{self, KeySerial, Special};
 use pag::token::TokenStore;
 
-use crate::program::{self, Outcome, Run, Stream};
+use crate::program::{self, Report, Run, Stream};
 
 /// A user from the password database.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,6 +14,16 @@ pub struct UserEntry {
     pub name: String,
     pub uid: u32,
     pub gid: u32,
+    /// Home directory and login shell, for the token program's HOME and SHELL.
+    pub home: String,
+    pub shell: String,
+}
+
+/// What lstat(2) says about a path (for KRB5CCNAME checks).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PathInfo {
+    pub uid: u32,
+    pub symlink: bool,
 }
 
 /// What the module does to the system.
@@ -28,8 +38,10 @@ pub trait Kernel {
     fn revoke(&mut self, keyring: i32) -> pag::Result<()>;
     /// Give the keys `uid` owns in the PAG to root; how many.
     fn charge_to_root(&mut self, keyring: i32, uid: u32) -> pag::Result<usize>;
-    /// Run the token program.
-    fn run_program(&mut self, run: &Run, relay: &mut dyn FnMut(Stream, &str)) -> Outcome;
+    /// lstat(2) `path`: its owner and whether it is a symbolic link.
+    fn lstat(&self, path: &std::path::Path) -> Result<PathInfo, String>;
+    /// Run the token program, relaying each output line (raw bytes).
+    fn run_program(&mut self, run: &Run, relay: &mut dyn FnMut(Stream, &[u8])) -> Report;
 }
 
 /// The real thing.
@@ -38,7 +50,13 @@ pub struct System;
 impl Kernel for System {
     fn lookup_user(&self, name: &str) -> Result<Option<UserEntry>, String> {
         match User::from_name(name) {
-            Ok(Some(u)) => Ok(Some(UserEntry { name: u.name, uid: u.uid.as_raw(), gid: u.gid.as_raw() })),
+            Ok(Some(u)) => Ok(Some(UserEntry {
+                name: u.name,
+                uid: u.uid.as_raw(),
+                gid: u.gid.as_raw(),
+                home: u.dir.to_string_lossy().into_owned(),
+                shell: u.shell.to_string_lossy().into_owned(),
+            })),
             Ok(None) => Ok(None),
             Err(e) => Err(e.desc().to_owned()),
         }
@@ -64,7 +82,13 @@ impl Kernel for System {
         }
     }
 
-    fn run_program(&mut self, run: &Run, relay: &mut dyn FnMut(Stream, &str)) -> Outcome {
+    fn lstat(&self, path: &std::path::Path) -> Result<PathInfo, String> {
+        use std::os::unix::fs::MetadataExt;
+        let m = std::fs::symlink_metadata(path).map_err(|e| e.to_string())?;
+        Ok(PathInfo { uid: m.uid(), symlink: m.file_type().is_symlink() })
+    }
+
+    fn run_program(&mut self, run: &Run, relay: &mut dyn FnMut(Stream, &[u8])) -> Report {
         program::run(run, relay)
     }
 }

@@ -4,11 +4,13 @@
 //! the exported `pam_sm_*` functions; [`session`] the logic, over a trait for
 //! the PAM handle ([`handle`]) and one for the system ([`kernel`]);
 //! [`options`] the option table; [`program`] the token program run as the
-//! user; [`log`] syslog. `unsafe` lives only in [`ffi`] (libpam) and [`sys`]
-//! (between fork and exec).
+//! user, [`environment`] its allowlisted environment; [`log`] syslog.
+//! `unsafe` lives only in [`ffi`] (libpam) and [`sys`] (between clone and
+//! exec).
 
 #![deny(unsafe_code)]
 
+pub mod environment;
 #[allow(unsafe_code)]
 mod ffi;
 pub mod handle;

@@ -2,6 +2,13 @@
 //! `pam_pag(<service>:<facility>): <message>`, as Linux-PAM's pam_syslog
 //! writes it. Debug lines only with `debug`. Nothing ever goes to stdout or
 //! stderr, and no message carries ticket bytes or environment values.
+//!
+//! Every line is escaped here, centrally, so that no caller can forget: C0
+//! controls, DEL, C1 controls and the Unicode bidi controls become `\xNN` or
+//! `\u{NNNN}`, a backslash becomes `\\` (so escapes are unambiguous), and
+//! each line is cut to [`MAX_LINE_BYTES`]. Text that is not UTF-8 (a
+//! program's output) goes through [`Log::line_bytes`], which escapes each
+//! invalid byte as `\xNN`.
 
 use syslog::{Facility, Formatter3164};
 
@@ -32,7 +39,8 @@ impl<'a> Log<'a> {
     /// `facility` is PAM's word for the hook group: `session`, `setcred`,
     /// `auth` or `account`.
     pub fn new(service: &str, facility: &str, sink: &'a mut dyn Sink) -> Self {
-        Log { prefix: format!("pam_pag({service}:{facility}): "), debug: false, sink }
+        let prefix = format!("pam_pag({}:{facility}): ", escape(service));
+        Log { prefix, debug: false, sink }
     }
 
     /// Turn debug lines on or off (once the options are known).
@@ -41,10 +49,18 @@ impl<'a> Log<'a> {
     }
 
     pub fn line(&mut self, level: Level, message: &str) {
+        self.line_bytes(level, message, b"");
+    }
+
+    /// `message` followed by `bytes` (not necessarily UTF-8), both escaped.
+    pub fn line_bytes(&mut self, level: Level, message: &str, bytes: &[u8]) {
         if level == Level::Debug && !self.debug {
             return;
         }
-        let line = format!("{}{message}", self.prefix);
+        let mut line = self.prefix.clone();
+        escape_into(&mut line, message.as_bytes());
+        escape_into(&mut line, bytes);
+        cut(&mut line, MAX_LINE_BYTES);
         self.sink.send(level, &line);
     }
 
@@ -67,6 +83,63 @@ impl<'a> Log<'a> {
     pub fn debug(&mut self, message: &str) {
         self.line(Level::Debug, message);
     }
+}
+
+/// The longest line sent to syslog, in bytes, after escaping; longer lines
+/// are cut and end in [`CUT_MARK`].
+pub const MAX_LINE_BYTES: usize = 1024;
+
+/// What a cut line ends with.
+pub const CUT_MARK: &str = "...[cut]";
+
+/// `text` with every control character escaped (see the module comment).
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    escape_into(&mut out, text.as_bytes());
+    out
+}
+
+/// Append `bytes` to `out`, escaped: valid UTF-8 stays as it is except the
+/// controls, `\` and the bidi controls; each byte of an invalid sequence
+/// becomes `\xNN`.
+fn escape_into(out: &mut String, bytes: &[u8]) {
+    use std::fmt::Write;
+    for chunk in bytes.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            match c {
+                '\\' => out.push_str("\\\\"),
+                '\0'..='\x1f' | '\x7f' => {
+                    let _ = write!(out, "\\x{:02x}", c as u32);
+                }
+                '\u{80}'..='\u{9f}'
+                | '\u{202a}'..='\u{202e}'
+                | '\u{2066}'..='\u{2069}'
+                | '\u{200e}'
+                | '\u{200f}'
+                | '\u{061c}' => {
+                    let _ = write!(out, "\\u{{{:04x}}}", c as u32);
+                }
+                c => out.push(c),
+            }
+        }
+        for b in chunk.invalid() {
+            let _ = write!(out, "\\x{b:02x}");
+        }
+    }
+}
+
+/// Cut `line` to at most `max` bytes (on a character boundary), ending in
+/// [`CUT_MARK`] when anything was cut.
+fn cut(line: &mut String, max: usize) {
+    if line.len() <= max {
+        return;
+    }
+    let mut end = max - CUT_MARK.len();
+    while !line.is_char_boundary(end) {
+        end -= 1;
+    }
+    line.truncate(end);
+    line.push_str(CUT_MARK);
 }
 
 /// The syslog sink: connects to /dev/log on first use; where there is no
@@ -141,5 +214,42 @@ mod tests {
                 (Level::Debug, "pam_pag(sshd:session): shown".to_owned()),
             ]
         );
+    }
+
+    #[test]
+    fn controls_bidi_and_backslash_are_escaped() {
+        assert_eq!(escape("plain text, ünïcödé"), "plain text, ünïcödé");
+        assert_eq!(escape("a\rb\x1b[31mc\0d\x7f\t\n"), "a\\x0db\\x1b[31mc\\x00d\\x7f\\x09\\x0a");
+        assert_eq!(escape("back\\slash"), "back\\\\slash");
+        assert_eq!(escape("\u{85}\u{9f}"), "\\u{0085}\\u{009f}");
+        for c in ['\u{202a}', '\u{202e}', '\u{2066}', '\u{2069}', '\u{200e}', '\u{200f}', '\u{061c}'] {
+            assert_eq!(escape(&format!("x{c}y")), format!("x\\u{{{:04x}}}y", c as u32));
+        }
+        // Escaping is unambiguous: an escaped string never contains a raw
+        // control, and `\x1b` typed by someone differs from ESC.
+        assert_ne!(escape("\\x1b"), escape("\x1b"));
+    }
+
+    #[test]
+    fn invalid_utf8_bytes_are_escaped() {
+        let mut lines = Lines::default();
+        let mut log = Log::new("sshd", "session", &mut lines);
+        log.line_bytes(Level::Info, "out: ", b"ok \xff\xfe then \xe2\x80 and \xe2\x80\xae end");
+        assert_eq!(
+            lines.0[0].1,
+            "pam_pag(sshd:session): out: ok \\xff\\xfe then \\xe2\\x80 and \\u{202e} end"
+        );
+    }
+
+    #[test]
+    fn every_line_is_escaped_and_bounded() {
+        let mut lines = Lines::default();
+        let mut log = Log::new("ss\nhd", "session", &mut lines);
+        log.error("user al\x1bice: bad");
+        log.info(&"é".repeat(2000));
+        assert_eq!(lines.0[0].1, "pam_pag(ss\\x0ahd:session): user al\\x1bice: bad");
+        let long = &lines.0[1].1;
+        assert!(long.len() <= MAX_LINE_BYTES && long.len() > MAX_LINE_BYTES - 10, "{}", long.len());
+        assert!(long.ends_with(CUT_MARK));
     }
 }

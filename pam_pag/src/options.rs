@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use pag::config::pam::{KeyringOwner, OnClose, OnKeyringUnavailable};
+use pag::config::pam::{program_env_refusal, KeyringOwner, OnClose, OnKeyringUnavailable};
 use pag::config::{self, Config, ConfigError, PamSettings};
 
 /// The token program unless configured: our aklog, at the path the build
@@ -26,6 +26,8 @@ pub struct Options {
     pub program_args: Vec<String>,
     pub cells: Vec<String>,
     pub timeout: u32,
+    /// PAM environment variables passed to the program besides the fixed allowlist.
+    pub program_env: Vec<String>,
     pub always_aklog: bool,
     pub on_close: OnClose,
     pub link_user_keyring: bool,
@@ -46,6 +48,7 @@ impl Default for Options {
             program_args: Vec::new(),
             cells: Vec::new(),
             timeout: 10,
+            program_env: Vec::new(),
             always_aklog: false,
             on_close: OnClose::Unlog,
             link_user_keyring: true,
@@ -73,6 +76,7 @@ impl Options {
         set(&mut self.program_args, &layer.program_args);
         set(&mut self.cells, &layer.cells);
         set(&mut self.timeout, &layer.timeout);
+        set(&mut self.program_env, &layer.program_env);
         set(&mut self.always_aklog, &layer.always_aklog);
         set(&mut self.on_close, &layer.on_close);
         set(&mut self.link_user_keyring, &layer.link_user_keyring);
@@ -146,6 +150,14 @@ const ARGUMENTS: &[Spec] = &[
             return Err("must be at least 1 second".into());
         }
         a.settings.timeout = Some(seconds);
+        Ok(())
+    }),
+    value("program_env", |a, v| {
+        let names = list(v);
+        if let Some((name, why)) = names.iter().find_map(|n| program_env_refusal(n).map(|why| (n, why))) {
+            return Err(format!("`{name}` {why}"));
+        }
+        a.settings.program_env = Some(names);
         Ok(())
     }),
     flag("always_aklog", |s, v| s.always_aklog = Some(v)),
@@ -301,6 +313,7 @@ mod tests {
             "program_arg=-x",
             "cells=a.org, b.org",
             "timeout=3",
+            "program_env=AKLOG_DEBUG, http_proxy",
             "always_aklog",
             "on_close=revoke",
             "link_user_keyring=false",
@@ -322,6 +335,7 @@ mod tests {
             program_args: args(&["-d", "-x"]),
             cells: args(&["a.org", "b.org"]),
             timeout: 3,
+            program_env: args(&["AKLOG_DEBUG", "http_proxy"]),
             always_aklog: true,
             on_close: OnClose::Revoke,
             link_user_keyring: false,
@@ -330,7 +344,7 @@ mod tests {
             keyring_owner: KeyringOwner::User,
         };
         assert_eq!(o, expected);
-        assert_eq!(ARGUMENTS.len(), 16, "a new option needs a line in the test above");
+        assert_eq!(ARGUMENTS.len(), 17, "a new option needs a line in the test above");
     }
 
     #[test]
@@ -349,6 +363,10 @@ mod tests {
             ("program=aklog", "`aklog` is not an absolute path"),
             ("debug=yes", "`yes` is not one of true, false"),
             ("minimum_uid", "needs a value (name=value)"),
+            (
+                "program_env=LANGUAGE,LD_PRELOAD",
+                "`LD_PRELOAD` may not be passed to the token program: it changes which code or configuration the program uses",
+            ),
         ] {
             let e = parse_arguments(&args(&[arg])).unwrap_err();
             assert_eq!(e, ArgumentError { argument: arg.into(), message: message.into() });

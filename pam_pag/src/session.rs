@@ -8,12 +8,13 @@ use pag::config::pam::{KeyringOwner, OnClose, OnKeyringUnavailable};
 use pag::login::LoginPag;
 use pag::{ErrorKind, Owner};
 
+use crate::environment;
 use crate::handle::{PamHandle, SessionState};
 use crate::kernel::{Kernel, UserEntry};
-use crate::log::{Log, Sink};
+use crate::log::{Level, Log, Sink};
 use crate::options::{self, Arguments, Options, OptionsError};
 use crate::pam::{self, Code, Cred};
-use crate::program::{Outcome, Run, Stream};
+use crate::program::{self, Containment, Outcome, Run, Stream};
 
 /// Which hook was called.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -315,15 +316,18 @@ impl Call<'_, '_> {
     fn tokens(&mut self, pag: Option<i32>) -> Result<(), TokenFailure> {
         let who = self.who();
         let program = self.options.program.clone();
-        let ccache = self.handle.getenv("KRB5CCNAME").or_else(|| std::env::var("KRB5CCNAME").ok());
-        if ccache.is_none() && !self.options.always_aklog {
+        // An allowlist, never the whole PAM environment (which holds what
+        // ~/.pam_environment says) nor the process environment (the
+        // caller's under su or sudo).
+        let pam_env = self.handle.env_list();
+        let kernel = &*self.kernel;
+        let built = environment::build(&self.user, &pam_env, &self.options.program_env, &|p| kernel.lstat(p));
+        for why in &built.refused {
+            self.log.warning(&format!("{who}: not passed to {program}: {why}"));
+        }
+        if built.ccache.is_none() && !self.options.always_aklog {
             self.log.debug(&format!("{who}: no KRB5CCNAME; not running {program}"));
             return Err(TokensSkipped);
-        }
-        let mut env: Vec<(String, String)> =
-            self.handle.env_list().into_iter().filter(|(k, _)| k != "KRB5CCNAME").collect();
-        if let Some(c) = ccache {
-            env.push(("KRB5CCNAME".to_owned(), c));
         }
         let mut args = self.options.program_args.clone();
         for cell in &self.options.cells {
@@ -336,15 +340,40 @@ impl Call<'_, '_> {
             user: self.user.name.clone(),
             uid: self.user.uid,
             gid: self.user.gid,
-            env,
+            env: built.env,
             timeout: Duration::from_secs(u64::from(self.options.timeout)),
+            extra_fds: Vec::new(),
         };
         self.log.debug(&format!("{who}: running {program}"));
         let log = &mut self.log;
-        let outcome = self.kernel.run_program(&run, &mut |stream, line| match stream {
-            Stream::Stdout => log.info(&format!("{who}: {program}: {line}")),
-            Stream::Stderr => log.notice(&format!("{who}: {program}: {line}")),
+        let report = self.kernel.run_program(&run, &mut |stream, line| {
+            let level = match stream {
+                Stream::Stdout => Level::Info,
+                Stream::Stderr => Level::Notice,
+            };
+            log.line_bytes(level, &format!("{who}: {program}: "), line);
         });
+        if report.dropped_lines > 0 || report.dropped_bytes > 0 {
+            self.log.warning(&format!(
+                "{who}: {program}: output over the limit of {} lines and {} bytes per run: {} more line(s), \
+                 {} byte(s) not logged",
+                program::MAX_LINES,
+                program::MAX_BYTES,
+                report.dropped_lines,
+                report.dropped_bytes
+            ));
+        }
+        match &report.containment {
+            Containment::None => {}
+            Containment::PidNamespace => {
+                self.log.debug(&format!("{who}: {program} ran as pid 1 of its own PID namespace"))
+            }
+            Containment::ProcessGroup(why) => self.log.debug(&format!(
+                "{who}: {program} ran in its own process group only ({why}): processes it moved out \
+                 of that group with setsid were not killed"
+            )),
+        }
+        let outcome = report.outcome;
         let started = !matches!(outcome, Outcome::NotStarted(_));
         let result = match outcome {
             Outcome::Exited(0) => {

@@ -263,6 +263,7 @@ fn sshd_order_setcred_open_then_setcred_again_in_the_child() {
         strings(&[
             "6 pam_pag(svc:setcred): user $USER: created PAG N (keyring owned by root)",
             "7 pam_pag(svc:setcred): user $USER: running $DIR/ok.sh",
+            "7 pam_pag(svc:setcred): user $USER: $DIR/ok.sh ran as pid 1 of its own PID namespace",
             "7 pam_pag(svc:setcred): user $USER: $DIR/ok.sh succeeded",
             "7 pam_pag(svc:setcred): user $USER: gave 0 key(s) in PAG N to root",
             "7 pam_pag(svc:session): user $USER: PAG N already set up by this handle",
@@ -317,7 +318,7 @@ fn gdm_order_setcred_before_open_session() {
     );
     assert_eq!(r.syslog.iter().filter(|l| l.contains("created PAG")).count(), 1);
     assert_eq!(r.syslog[0], "6 pam_pag(svc:setcred): user $USER: created PAG N (keyring owned by root)");
-    assert_eq!(r.syslog[4], "7 pam_pag(svc:session): user $USER: PAG N already set up by this handle");
+    assert_eq!(r.syslog[5], "7 pam_pag(svc:session): user $USER: PAG N already set up by this handle");
 }
 
 #[test]
@@ -331,9 +332,11 @@ fn sudo_order_reinitialize_before_open_session_then_refresh() {
             "7 pam_pag(svc:setcred): user $USER: no session of this handle to refresh",
             "6 pam_pag(svc:session): user $USER: created PAG N (keyring owned by root)",
             "7 pam_pag(svc:session): user $USER: running $DIR/ok.sh",
+            "7 pam_pag(svc:session): user $USER: $DIR/ok.sh ran as pid 1 of its own PID namespace",
             "7 pam_pag(svc:session): user $USER: $DIR/ok.sh succeeded",
             "7 pam_pag(svc:session): user $USER: gave 0 key(s) in PAG N to root",
             "7 pam_pag(svc:setcred): user $USER: running $DIR/ok.sh",
+            "7 pam_pag(svc:setcred): user $USER: $DIR/ok.sh ran as pid 1 of its own PID namespace",
             "7 pam_pag(svc:setcred): user $USER: $DIR/ok.sh succeeded",
             "7 pam_pag(svc:setcred): user $USER: gave 0 key(s) in PAG N to root",
             "6 pam_pag(svc:session): user $USER: session closed, removed 0 token(s) from PAG N",
@@ -372,13 +375,17 @@ fn su_order_auth_account_setcred_open_then_the_user_shell() {
 
 fn token_lab(tag: u32, on_close: &str) -> (Lab, Vec<String>) {
     let l = lab(tag);
-    let adder = l.script("add-token.sh", "echo token-bytes | keyctl padd user afs@example.org @s >/dev/null");
-    l.service(&format!("session required MODULE program={adder} on_close={on_close}\n"));
+    // The token program no longer runs in the PAG (issue 8): it gets a
+    // throwaway keyring of its own. Until the module stores the tokens the
+    // program hands back, root puts one into the PAG here, as the module will.
+    let ok = l.script("ok.sh", "exit 0");
+    l.service(&format!("session required MODULE program={ok} on_close={on_close}\n"));
     let has =
         "root-sh:keyctl search @s user afs@example.org >/dev/null 2>&1 && echo has-token || echo no-token";
     let r = l.drive(&[
-        "putenv:KRB5CCNAME=FILE:/tmp/krb5cc_test",
+        "putenv:KRB5CCNAME=KCM:",
         "open_session",
+        "root-sh:echo token-bytes | keyctl padd user afs@example.org @s >/dev/null",
         has,
         "root-sh:keyctl rdescribe $(keyctl search @s user afs@example.org) | cut -d';' -f1,2,4,5",
         "close_session",
@@ -443,30 +450,224 @@ fn token_program_runs_as_the_user_with_groups_gid_uid_dropped() {
     assert_eq!(
         r.syslog[1..4],
         [
-            format!("6 pam_pag(svc:session): user $USER: /bin/grep: Uid:\t{u}\t{u}\t{u}\t{u}"),
-            format!("6 pam_pag(svc:session): user $USER: /bin/grep: Gid:\t{u}\t{u}\t{u}\t{u}"),
-            format!("6 pam_pag(svc:session): user $USER: /bin/grep: Groups:\t{u} {g} "),
+            format!("6 pam_pag(svc:session): user $USER: /bin/grep: Uid:\\x09{u}\\x09{u}\\x09{u}\\x09{u}"),
+            format!("6 pam_pag(svc:session): user $USER: /bin/grep: Gid:\\x09{u}\\x09{u}\\x09{u}\\x09{u}"),
+            format!("6 pam_pag(svc:session): user $USER: /bin/grep: Groups:\\x09{u} {g} "),
         ]
     );
 }
 
-#[test]
-fn token_program_environment_is_the_pam_environment_plus_krb5ccname() {
-    let l = lab(12);
-    l.service("session required MODULE program=/usr/bin/env\n");
-    let mut cmd = l.command(&[], &["putenv:LANG=C.UTF-8", "open_session", "end"]);
-    cmd.env("KRB5CCNAME", "FILE:/tmp/krb5cc_from_process")
-        .env("LD_LIBRARY_PATH", "/nonexistent")
-        .env("PAG_TEST_SECRET", "s3cret");
-    let r = l.drive_with(cmd);
-    let mut env = r.syslog[1..].to_vec();
+/// The program's environment lines from the syslog, sorted.
+fn env_lines(r: &Run, program: &str) -> Vec<String> {
+    let prefix = format!("6 pam_pag(svc:session): user $USER: {program}: ");
+    let mut env: Vec<String> =
+        r.syslog.iter().filter_map(|l| l.strip_prefix(prefix.as_str())).map(str::to_owned).collect();
     env.sort();
+    env
+}
+
+#[test]
+fn token_program_environment_is_an_allowlist() {
+    let l = lab(12);
+    l.service("session required MODULE program=/usr/bin/env program_env=AKLOG_DEBUG always_aklog\n");
+    // What ~/.pam_environment (pam_env user_readenv=1) can put there.
+    let steps = [
+        "putenv:LD_PRELOAD=/tmp/evil.so",
+        "putenv:LD_LIBRARY_PATH=/tmp",
+        "putenv:KRB5_CONFIG=/tmp/krb5.conf",
+        "putenv:KRB5_TRACE=/tmp/trace",
+        "putenv:PAG_CONFIG=/tmp/pag.toml",
+        "putenv:GCONV_PATH=/tmp",
+        "putenv:HOME=/tmp/fake-home",
+        "putenv:PATH=/tmp/bin",
+        "putenv:SHELL=/tmp/sh",
+        "putenv:LANG=C.UTF-8",
+        "putenv:LC_TIME=C",
+        "putenv:TZ=UTC",
+        "putenv:AKLOG_DEBUG=1",
+        "putenv:UNLISTED=x",
+        "open_session",
+        "end",
+    ];
+    let mut cmd = l.command(&[], &steps);
+    // Only in the process environment (the caller's, under su or sudo): never passed.
+    cmd.env("KRB5CCNAME", "FILE:/tmp/krb5cc_from_process").env("PAG_TEST_SECRET", "s3cret");
+    let r = l.drive_with(cmd);
     assert_eq!(
-        env,
+        env_lines(&r, "/usr/bin/env"),
         strings(&[
-            "6 pam_pag(svc:session): user $USER: /usr/bin/env: KRB5CCNAME=FILE:/tmp/krb5cc_from_process",
-            "6 pam_pag(svc:session): user $USER: /usr/bin/env: LANG=C.UTF-8",
+            "AKLOG_DEBUG=1",
+            "HOME=/",
+            "LANG=C.UTF-8",
+            "LC_TIME=C",
+            "LOGNAME=$USER",
+            "PATH=/usr/local/bin:/usr/bin:/bin",
+            "SHELL=/bin/sh",
+            "TZ=UTC",
+            "USER=$USER",
         ])
+    );
+}
+
+#[test]
+fn krb5ccname_is_checked_and_only_the_pam_one_is_used() {
+    let l = lab(29);
+    l.service("session required MODULE program=/usr/bin/env debug\n");
+    // Only in the process environment: the program does not even run.
+    let mut cmd = l.command(&[], &["open_session", "end"]);
+    cmd.env("KRB5CCNAME", "FILE:/tmp/krb5cc_from_process");
+    let r = l.drive_with(cmd);
+    assert_eq!(r.syslog[1], "7 pam_pag(svc:session): user $USER: no KRB5CCNAME; not running /usr/bin/env");
+    // A file of another user's, a symlink, a session keyring: refused, said why.
+    let theirs = l.path().join("krb5cc_root");
+    std::fs::write(&theirs, "").unwrap();
+    let link = l.path().join("krb5cc_link");
+    std::os::unix::fs::symlink(&theirs, &link).unwrap();
+    for (ccache, why) in [
+        (
+            format!("FILE:{}", theirs.display()),
+            "$DIR/krb5cc_root is owned by uid 0, not by the user".to_owned(),
+        ),
+        (link.display().to_string(), "$DIR/krb5cc_link is a symbolic link".to_owned()),
+        ("KEYRING:session:x".to_owned(), "a KEYRING:session: cache is in the login's keyrings".to_owned()),
+    ] {
+        let r = l.drive(&[&format!("putenv:KRB5CCNAME={ccache}"), "open_session", "end"]);
+        let expected = "4 pam_pag(svc:session): user $USER: not passed to /usr/bin/env: KRB5CCNAME ";
+        assert!(r.syslog[1].starts_with(expected) && r.syslog[1].contains(&why), "{:?}", r.syslog);
+        assert!(!r.syslog.iter().any(|l| l.contains("/usr/bin/env: KRB5CCNAME=")), "{:?}", r.syslog);
+    }
+    // The user's own file is passed.
+    let mine = l.path().join("krb5cc_mine");
+    std::fs::write(&mine, "").unwrap();
+    nix::unistd::chown(&mine, Some(nix::unistd::Uid::from_raw(l.uid)), None).unwrap();
+    let r = l.drive(&[&format!("putenv:KRB5CCNAME=FILE:{}", mine.display()), "open_session", "end"]);
+    assert!(
+        env_lines(&r, "/usr/bin/env").contains(&"KRB5CCNAME=FILE:$DIR/krb5cc_mine".to_owned()),
+        "{:?}",
+        r.syslog
+    );
+}
+
+#[test]
+fn program_env_with_a_dangerous_name_is_a_config_error() {
+    let l = lab(30);
+    let r = config_case(&l, "[pam]\nprogram_env = [\"AKLOG_DEBUG\", \"LD_PRELOAD\"]\n");
+    assert_eq!(r.steps[0], "open_session: 3 Error in service module");
+    assert!(
+        r.syslog[0].starts_with(
+            "3 pam_pag(svc:session): $DIR/pam_pag.toml:2:1: key `pam.program_env`: `LD_PRELOAD` may not be passed"
+        ),
+        "{:?}",
+        r.syslog
+    );
+    l.service("session required MODULE program_env=KRB5_CONFIG\n");
+    let r = l.drive(&["open_session", "end"]);
+    assert_eq!(r.steps[0], "open_session: 3 Error in service module");
+    assert!(r.syslog[0].starts_with("3 pam_pag(svc:session): module argument `program_env=KRB5_CONFIG`: `KRB5_CONFIG` may not be passed"), "{:?}", r.syslog);
+}
+
+/// Is a process whose command line contains `marker` alive?
+fn alive(marker: &str) -> bool {
+    std::fs::read_dir("/proc").unwrap().flatten().any(|e| {
+        std::fs::read(e.path().join("cmdline"))
+            .map(|c| String::from_utf8_lossy(&c).replace('\0', " ").contains(marker))
+            .unwrap_or(false)
+    })
+}
+
+#[test]
+fn a_program_that_closes_its_pipes_and_sleeps_is_killed_with_its_setsid_child_at_the_deadline() {
+    let l = lab(31);
+    // A sleep duration no other process has: how to find what it left behind.
+    let mark = format!("41.{}", l.uid);
+    // Short enough that the old runner (which waited for it without a
+    // deadline) fails this test in seconds rather than hanging.
+    let main = format!("8.{}", l.uid);
+    let prog = l
+        .script("quiet.sh", &format!("exec >/dev/null 2>&1 </dev/null\nsetsid sleep {mark} &\nsleep {main}"));
+    l.service(&format!("session required MODULE program={prog} always_aklog timeout=2 debug\n"));
+    let r = l.drive(&["open_session", "end"]);
+    assert!(r.elapsed < Duration::from_secs(3), "open_session held the login for {:?}", r.elapsed);
+    assert_eq!(r.steps[0], "open_session: 0 Success");
+    assert!(
+        r.syslog.contains(
+            &"3 pam_pag(svc:session): user $USER: $DIR/quiet.sh did not finish within 2 s and was killed"
+                .to_owned()
+        ),
+        "{:#?}",
+        r.syslog
+    );
+    assert!(r.syslog.contains(
+        &"7 pam_pag(svc:session): user $USER: $DIR/quiet.sh ran as pid 1 of its own PID namespace".to_owned()
+    ));
+    assert!(!alive(&format!("sleep {mark}")), "the setsid child survived the deadline");
+    assert!(!alive(&format!("sleep {main}")), "the program survived the deadline");
+}
+
+#[test]
+fn a_setsid_grandchild_goes_when_the_program_exits() {
+    let l = lab(32);
+    let mark = format!("42.{}", l.uid);
+    let prog =
+        l.script("leave.sh", &format!("(setsid sleep {mark} </dev/null >/dev/null 2>&1 &)\necho done"));
+    l.service(&format!("session required MODULE program={prog} always_aklog timeout=20\n"));
+    let r = l.drive(&["open_session", "end"]);
+    assert!(r.elapsed < Duration::from_secs(3), "took {:?}", r.elapsed);
+    assert_eq!(r.syslog[1], "6 pam_pag(svc:session): user $USER: $DIR/leave.sh: done");
+    assert!(!alive(&format!("sleep {mark}")), "the setsid grandchild outlived the program");
+}
+
+#[test]
+fn a_chatty_program_gets_100_lines_and_one_summary_into_syslog() {
+    let l = lab(33);
+    l.service("session required MODULE program=/usr/bin/yes always_aklog timeout=1\n");
+    let r = l.drive(&["open_session", "end"]);
+    assert!(r.elapsed < Duration::from_secs(3), "took {:?}", r.elapsed);
+    let program_lines = r.syslog.iter().filter(|l| l.contains("/usr/bin/yes: y")).count();
+    assert_eq!(program_lines, 100);
+    let summary: Vec<_> = r.syslog.iter().filter(|l| l.contains("output over the limit")).collect();
+    assert_eq!(summary.len(), 1, "{summary:?}");
+    assert!(summary[0].starts_with("4 pam_pag(svc:session): user $USER: /usr/bin/yes: output over the limit of 100 lines and 16384 bytes per run: "));
+    assert_eq!(
+        r.syslog.len(),
+        1 + 100 + 1 + 1,
+        "created, 100 lines, summary, timed out: {:?}",
+        &r.syslog[100..]
+    );
+}
+
+#[test]
+fn program_output_reaches_syslog_escaped() {
+    let l = lab(34);
+    let prog =
+        l.script("noisy.sh", r"printf 'cr\rx esc\033[31mred nul\000x rlo\342\200\256x bs\\x1b bad\377\n'");
+    l.service(&format!("session required MODULE program={prog} always_aklog\n"));
+    let r = l.drive(&["open_session", "end"]);
+    assert_eq!(
+        r.syslog[1],
+        r"6 pam_pag(svc:session): user $USER: $DIR/noisy.sh: cr\x0dx esc\x1b[31mred nul\x00x rlo\u{202e}x bs\\x1b bad\xff"
+    );
+}
+
+#[test]
+fn the_program_runs_in_a_throwaway_keyring_it_cannot_keep() {
+    let l = lab(35);
+    let prog = l.script(
+        "keys.sh",
+        "keyctl rdescribe @s\nkeyctl link @s @u 2>/dev/null && echo linked || echo cannot-link\n\
+         keyctl setperm @s 0x3f000000 2>/dev/null && echo reperm || echo cannot-setperm\n\
+         keyctl show @s | tail -n +2 | wc -l",
+    );
+    l.service(&format!("session required MODULE program={prog} always_aklog\n"));
+    let r = l.drive(&["open_session", "root-sh:keyctl rdescribe @s", "end"]);
+    let out: Vec<&str> =
+        r.syslog[1..5].iter().map(|l| l.rsplit_once("keys.sh: ").map_or(l.as_str(), |p| p.1)).collect();
+    assert_eq!(out, ["keyring;0;0;0f000000;_ses", "cannot-link", "cannot-setperm", "1"], "{:#?}", r.syslog);
+    // ... and not the PAG, which root's shell in the login sees.
+    assert!(
+        r.steps[1].starts_with("keyring;0;0;3f") && r.steps[1] != "keyring;0;0;0f000000;_ses",
+        "{:?}",
+        r.steps
     );
 }
 
@@ -766,7 +967,7 @@ fn login_order_open_before_setcred_runs_the_program_once_the_ticket_is_there() {
     let r = l.drive(&[
         "authenticate",
         "open_session",
-        "putenv:KRB5CCNAME=FILE:/tmp/krb5cc_x",
+        "putenv:KRB5CCNAME=KCM:",
         "setcred:establish",
         "close_session",
         "setcred:delete",

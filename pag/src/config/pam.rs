@@ -72,6 +72,10 @@ pub struct PamSettings {
     pub cells: Option<Vec<String>>,
     /// Seconds the token program may run before it is killed.
     pub timeout: Option<u32>,
+    /// Names of PAM environment variables passed to the token program, on
+    /// top of the fixed allowlist. Names that change how a program or its
+    /// libraries behave are refused (see [`program_env_refusal`]).
+    pub program_env: Option<Vec<String>>,
     /// Run the token program even when there is no KRB5CCNAME.
     pub always_aklog: Option<bool>,
     /// What closing the session does.
@@ -124,8 +128,84 @@ impl PamSettings {
             let key = format!("{prefix}.timeout");
             return Err(ConfigError::invalid(path, text, &key, "must be at least 1 second"));
         }
+        for name in self.program_env.iter().flatten() {
+            if let Some(why) = program_env_refusal(name) {
+                let key = format!("{prefix}.program_env");
+                return Err(ConfigError::invalid(path, text, &key, format!("`{name}` {why}")));
+            }
+        }
         Ok(())
     }
+}
+
+/// Names `program_env` may never list, whatever the administrator wants:
+/// the program runs as the user but is started by root, and these change
+/// which code it loads, which configuration it trusts or where it writes.
+const DANGEROUS_NAMES: &[&str] = &[
+    "GCONV_PATH",
+    "GETCONF_DIR",
+    "HOSTALIASES",
+    "LOCALDOMAIN",
+    "LOCPATH",
+    "NIS_PATH",
+    "NLSPATH",
+    "RESOLV_HOST_CONF",
+    "RES_OPTIONS",
+    "TMPDIR",
+    "TZDIR",
+    "IFS",
+    "ENV",
+    "BASH_ENV",
+    "SHELLOPTS",
+    "BASHOPTS",
+    "PS4",
+    "CDPATH",
+    "GLOBIGNORE",
+    "OPENSSL_CONF",
+    "OPENSSL_ENGINES",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+];
+
+/// Prefixes of names `program_env` may never list (`KRB5` covers
+/// KRB5_CONFIG, KRB5_TRACE, KRB5_KTNAME, KRB5CCNAME ...).
+const DANGEROUS_PREFIXES: &[&str] = &[
+    "LD_",
+    "KRB5",
+    "PAG_",
+    "GLIBC_",
+    "MALLOC_",
+    "BASH_FUNC_",
+    "PYTHON",
+    "PERL",
+    "RUBY",
+    "NODE_",
+    "GIO_",
+    "GTK_",
+];
+
+/// Names the module sets itself.
+const MODULE_NAMES: &[&str] = &["HOME", "USER", "LOGNAME", "SHELL", "PATH"];
+
+/// Why `name` may not be listed in `program_env`, or `None` when it may.
+pub fn program_env_refusal(name: &str) -> Option<&'static str> {
+    let valid = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !valid {
+        return Some("is not an environment variable name (letters, digits and _)");
+    }
+    let upper = name.to_ascii_uppercase();
+    if MODULE_NAMES.contains(&upper.as_str()) {
+        return Some(
+            "is set by the module (HOME, USER, LOGNAME and SHELL from the password database, a fixed PATH)",
+        );
+    }
+    if DANGEROUS_NAMES.contains(&upper.as_str()) || DANGEROUS_PREFIXES.iter().any(|p| upper.starts_with(p)) {
+        return Some(
+            "may not be passed to the token program: it changes which code or configuration the program uses",
+        );
+    }
+    None
 }
 
 #[cfg(test)]
@@ -175,6 +255,35 @@ mod tests {
     fn nested_service_is_refused() {
         let e = parse("[pam.service.a.service.b]\ndebug = true\n").unwrap_err();
         assert_eq!(e.key.as_deref(), Some("pam.service.a.service.b"));
+    }
+
+    #[test]
+    fn program_env_refuses_dangerous_names_and_names_the_key() {
+        let c = parse("[pam]\nprogram_env = [\"AKLOG_DEBUG\", \"http_proxy\"]\n").unwrap();
+        assert_eq!(
+            c.pam.program_env.as_deref(),
+            Some(&["AKLOG_DEBUG".to_owned(), "http_proxy".to_owned()][..])
+        );
+        for name in [
+            "LD_PRELOAD",
+            "ld_library_path",
+            "KRB5_CONFIG",
+            "KRB5_TRACE",
+            "KRB5CCNAME",
+            "PAG_CONFIG",
+            "GCONV_PATH",
+            "HOME",
+            "PATH",
+            "A=B",
+            "",
+        ] {
+            let e = parse(&format!("[pam]\n[pam.service.sshd]\nprogram_env = [\"OK\", \"{name}\"]\n"))
+                .unwrap_err();
+            assert_eq!(e.key.as_deref(), Some("pam.service.sshd.program_env"), "{name}");
+            assert!(e.message.starts_with(&format!("`{name}` ")), "{e}");
+        }
+        assert!(program_env_refusal("LD_PRELOAD").unwrap().contains("may not be passed"));
+        assert_eq!(program_env_refusal("AKLOG_DEBUG"), None);
     }
 
     #[test]

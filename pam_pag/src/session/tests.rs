@@ -5,7 +5,9 @@ use pag::config::pam::{KeyringOwner, OnClose, OnKeyringUnavailable};
 use pag::sys::SysError;
 
 use super::*;
+use crate::kernel::PathInfo;
 use crate::log::{Level, Lines};
+use crate::program::Report;
 
 struct FakeHandle {
     user: Result<String, Code>,
@@ -41,12 +43,24 @@ impl PamHandle for FakeHandle {
     }
 }
 
+fn alice() -> UserEntry {
+    UserEntry {
+        name: "alice".into(),
+        uid: 1000,
+        gid: 100,
+        home: "/home/alice".into(),
+        shell: "/bin/bash".into(),
+    }
+}
+
 struct FakeKernel {
     calls: Vec<String>,
     lookups: std::cell::Cell<usize>,
     create: Result<i32, Errno>,
     outcome: Outcome,
-    output: Vec<(Stream, &'static str)>,
+    output: Vec<(Stream, &'static [u8])>,
+    dropped: (u64, u64),
+    containment: Containment,
     runs: Vec<Run>,
 }
 
@@ -58,6 +72,8 @@ impl Default for FakeKernel {
             create: Ok(777),
             outcome: Outcome::Exited(0),
             output: Vec::new(),
+            dropped: (0, 0),
+            containment: Containment::PidNamespace,
             runs: Vec::new(),
         }
     }
@@ -67,8 +83,14 @@ impl Kernel for FakeKernel {
     fn lookup_user(&self, name: &str) -> Result<Option<UserEntry>, String> {
         self.lookups.set(self.lookups.get() + 1);
         Ok(match name {
-            "alice" => Some(UserEntry { name: "alice".into(), uid: 1000, gid: 100 }),
-            "root" => Some(UserEntry { name: "root".into(), uid: 0, gid: 0 }),
+            "alice" => Some(alice()),
+            "root" => Some(UserEntry {
+                name: "root".into(),
+                uid: 0,
+                gid: 0,
+                home: "/root".into(),
+                shell: "/bin/sh".into(),
+            }),
             _ => None,
         })
     }
@@ -89,13 +111,25 @@ impl Kernel for FakeKernel {
         self.calls.push(format!("charge {keyring} {uid}"));
         Ok(1)
     }
-    fn run_program(&mut self, run: &Run, relay: &mut dyn FnMut(Stream, &str)) -> Outcome {
+    fn lstat(&self, path: &std::path::Path) -> Result<PathInfo, String> {
+        match path.to_str() {
+            Some("/tmp/krb5cc_1000" | "/tmp/krb5cc_1000_x") => Ok(PathInfo { uid: 1000, symlink: false }),
+            Some("/tmp/krb5cc_0") => Ok(PathInfo { uid: 0, symlink: false }),
+            _ => Err("No such file or directory (os error 2)".into()),
+        }
+    }
+    fn run_program(&mut self, run: &Run, relay: &mut dyn FnMut(Stream, &[u8])) -> Report {
         self.calls.push(format!("run {}", run.program));
         self.runs.push(run.clone());
         for (s, l) in &self.output {
             relay(*s, l);
         }
-        self.outcome.clone()
+        Report {
+            outcome: self.outcome.clone(),
+            containment: self.containment.clone(),
+            dropped_lines: self.dropped.0,
+            dropped_bytes: self.dropped.1,
+        }
     }
 }
 
@@ -168,7 +202,7 @@ fn gdm_order_setcred_first_then_open() {
     assert_eq!(s.call(ESTABLISH, &[]), pam::SUCCESS);
     assert_eq!(s.call(Hook::OpenSession, &[]), pam::SUCCESS);
     assert_eq!(s.kernel.calls, ["create owner=Root link=true"]);
-    let alice = UserEntry { name: "alice".into(), uid: 1000, gid: 100 };
+    let alice = alice();
     assert_eq!(
         s.handle.state,
         Some(SessionState {
@@ -301,27 +335,87 @@ fn arguments_unknown_logged_bad_fail_closed() {
 }
 
 #[test]
-fn token_program_gets_only_pam_env_and_ccache() {
+fn token_program_gets_only_the_allowlist() {
     let mut s = Script::new();
     s.options.cells = vec!["example.org".into()];
     s.options.program_args = vec!["-d".into()];
-    s.handle.env = vec![("KRB5CCNAME".into(), "FILE:/tmp/krb5cc_1000".into()), ("LANG".into(), "C".into())];
+    s.options.program_env = vec!["AKLOG_DEBUG".into()];
+    s.handle.env = [
+        ("KRB5CCNAME", "FILE:/tmp/krb5cc_1000"),
+        ("LANG", "C"),
+        ("LD_PRELOAD", "/tmp/evil.so"),
+        ("KRB5_CONFIG", "/tmp/krb5.conf"),
+        ("PAG_CONFIG", "/tmp/pag.toml"),
+        ("HOME", "/tmp/fake"),
+        ("AKLOG_DEBUG", "1"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
     assert_eq!(s.call(Hook::OpenSession, &[]), pam::SUCCESS);
     let run = &s.kernel.runs[0];
     assert_eq!(run.args, ["-d", "-cell", "example.org"]);
+    let names: Vec<(&str, &str)> = run.env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     assert_eq!(
-        run.env,
-        [("LANG".to_owned(), "C".to_owned()), ("KRB5CCNAME".to_owned(), "FILE:/tmp/krb5cc_1000".to_owned())]
+        names,
+        [
+            ("KRB5CCNAME", "FILE:/tmp/krb5cc_1000"),
+            ("HOME", "/home/alice"),
+            ("USER", "alice"),
+            ("LOGNAME", "alice"),
+            ("SHELL", "/bin/bash"),
+            ("PATH", "/usr/local/bin:/usr/bin:/bin"),
+            ("LANG", "C"),
+            ("AKLOG_DEBUG", "1"),
+        ]
     );
     assert_eq!((run.uid, run.gid, run.user.as_str()), (1000, 100, "alice"));
     assert_eq!(run.timeout, Duration::from_secs(10));
+    assert!(run.extra_fds.is_empty());
+}
+
+#[test]
+fn a_refused_ccache_is_logged_and_not_used() {
+    for (ccache, why) in [
+        ("FILE:/tmp/krb5cc_0", "/tmp/krb5cc_0 is owned by uid 0, not by the user (uid 1000)"),
+        ("KEYRING:session:x", "a KEYRING:session: cache is in the login's keyrings"),
+    ] {
+        let mut s = Script::new();
+        s.handle.env = vec![("KRB5CCNAME".into(), ccache.into())];
+        assert_eq!(s.call(Hook::OpenSession, &[]), pam::SUCCESS);
+        assert_eq!(s.kernel.calls, ["create owner=Root link=true"], "not run without a usable ccache");
+        assert_eq!(s.lines.0[1].0, Level::Warning);
+        let expected = format!(
+            "pam_pag(sshd:session): user alice: not passed to /bin/tokens: KRB5CCNAME {ccache} refused: {why}"
+        );
+        assert!(s.texts()[1].starts_with(&expected), "{:?}", s.texts());
+    }
+}
+
+#[test]
+fn output_is_escaped_and_the_cap_is_one_line() {
+    let mut s = Script::new();
+    s.options.always_aklog = true;
+    s.options.debug = true;
+    s.kernel.output = vec![(Stream::Stdout, b"red \x1b[31m\r\x00 \xe2\x80\xae \xff")];
+    s.kernel.dropped = (5, 10);
+    s.kernel.containment = Containment::ProcessGroup("no PID namespace: Operation not permitted".into());
+    s.call(Hook::OpenSession, &[]);
+    let texts = s.texts();
+    assert!(texts.contains(
+        &"pam_pag(sshd:session): user alice: /bin/tokens: red \\x1b[31m\\x0d\\x00 \\u{202e} \\xff".to_owned()
+    ));
+    assert!(texts.contains(&"pam_pag(sshd:session): user alice: /bin/tokens: output over the limit of 100 lines and 16384 bytes per run: 5 more line(s), 10 byte(s) not logged".to_owned()), "{texts:#?}");
+    assert!(
+        texts
+            .iter()
+            .any(|t| t
+                .contains("ran in its own process group only (no PID namespace: Operation not permitted)"))
+    );
 }
 
 #[test]
 fn no_ccache_no_program_unless_always_aklog() {
-    if std::env::var_os("KRB5CCNAME").is_some() {
-        panic!("unset KRB5CCNAME to run this test: the module falls back to the process environment");
-    }
     let mut s = Script::new();
     assert_eq!(s.call(Hook::OpenSession, &[]), pam::SUCCESS);
     assert_eq!(s.kernel.calls, ["create owner=Root link=true"]);
@@ -347,7 +441,7 @@ fn token_failures_fail_only_when_required() {
             s.options.always_aklog = true;
             s.options.tokens_required = required;
             s.kernel.outcome = outcome.clone();
-            s.kernel.output = vec![(Stream::Stderr, "aklog: no ticket")];
+            s.kernel.output = vec![(Stream::Stderr, b"aklog: no ticket")];
             let code = s.call(Hook::OpenSession, &[]);
             assert_eq!(code, if required { pam::SESSION_ERR } else { pam::SUCCESS });
             let texts = s.texts();
