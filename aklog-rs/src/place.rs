@@ -107,7 +107,7 @@ pub fn new_pag_for_parent(
         let process = sys::special_id(Special::Process, true).ok()?;
         sys::link(k, process).ok().map(|()| (k, process))
     });
-    let options = pag::CreateOptions { owner: None, link_user_keyring: true };
+    let options = pag::CreateOptions { link_user_keyring: true };
     let pag = pag::create(&options).map_err(|e| Failure::new(Exit::Token, format!("-setpag: {e}")))?;
     if let Some((ccache, process)) = holder {
         if let Err(e) = sys::link(ccache, pag.keyring()) {

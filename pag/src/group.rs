@@ -44,13 +44,11 @@ pub struct Owner {
     pub gid: u32,
 }
 
-/// How to create a PAG.
+/// How to create a PAG. The keyring's owner is always the one the kernel
+/// gives a joined keyring, the caller's real uid and gid (nothing is ever
+/// chowned: see `login` for how the PAM module chooses it).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct CreateOptions {
-    /// The keyring's owner. `None` keeps what the kernel gives a joined
-    /// keyring: the caller's real uid and gid. Changing the uid needs
-    /// CAP_SYS_ADMIN (the PAM module creates PAGs for users while root).
-    pub owner: Option<Owner>,
     /// Link the user keyring of the caller's real uid (`@u`) into the PAG, as
     /// pam_keyinit does, so what is kept there stays reachable by search.
     pub link_user_keyring: bool,
@@ -63,6 +61,7 @@ pub struct Pag {
     marker: KeySerial,
     owner: Owner,
     marker_uid: u32,
+    official: bool,
 }
 
 impl Pag {
@@ -90,6 +89,13 @@ impl Pag {
     /// has a root-owned marker that its users cannot forge or copy.
     pub fn marker_uid(&self) -> u32 {
         self.marker_uid
+    }
+
+    /// Made by root for a login (the PAM module), not by a user's own tool
+    /// (not even root's own pagsh): a login's permissions and a root-owned
+    /// marker, which no user process can create, copy or change.
+    pub fn is_official(&self) -> bool {
+        self.official
     }
 
     /// The tokens in this PAG.
@@ -147,16 +153,32 @@ pub fn probe() -> Result<()> {
     }
 }
 
-/// Put the calling thread (and what it starts from now on) into a new PAG.
+/// Put the calling thread (and what it starts from now on) into a new PAG,
+/// owned by its real uid.
 ///
-/// On error the thread may already be in a fresh session keyring that is not
-/// a PAG; callers that go on should treat the session as having no PAG.
+/// On error after the join the new keyring is revoked (no half-made PAG is
+/// left to be mistaken for one) and the thread stays in it; callers that go
+/// on must treat the session as having no PAG.
 pub fn create(options: &CreateOptions) -> Result<Pag> {
     probe()?;
-    let keyring =
-        sys::join_new_session_keyring().map_err(|e| Error::keyring("creating the PAG keyring", e))?;
+    let keyring = join_new()?;
+    finish(keyring, perm::OWN_PAG_KEYRING, options).map_err(|e| revoke_half_made(keyring, e))
+}
+
+/// Join a new anonymous session keyring: the first half of [`create`], for
+/// callers that must join with other real ids than they finish with.
+pub fn join_new() -> Result<KeySerial> {
+    sys::join_new_session_keyring().map_err(|e| Error::keyring("creating the PAG keyring", e))
+}
+
+/// Make `keyring`, just joined with [`join_new`], a PAG: its final
+/// permissions `mask` ([`perm::PAG_KEYRING`] for a login's,
+/// [`perm::OWN_PAG_KEYRING`] for a user's own; neither leaves anybody the
+/// right to change them again), the marker (owned by the caller's effective
+/// uid), and `@u` if asked.
+pub fn finish(keyring: KeySerial, mask: u32, options: &CreateOptions) -> Result<Pag> {
     let doing = "setting up the PAG keyring";
-    sys::setperm(keyring, perm::PAG_KEYRING).map_err(|e| Error::keyring(doing, e))?;
+    sys::setperm(keyring, mask).map_err(|e| Error::keyring(doing, e))?;
 
     let marker = sys::add_key("user", MARKER_DESCRIPTION, marker_payload(keyring).as_bytes(), keyring)
         .map_err(|e| Error::keyring("adding the PAG marker", e))?;
@@ -164,23 +186,22 @@ pub fn create(options: &CreateOptions) -> Result<Pag> {
     let marker_uid = sys::describe(marker).map_err(|e| Error::keyring(doing, e))?.uid;
 
     let made = sys::describe(keyring).map_err(|e| Error::keyring(doing, e))?;
-    let mut owner = Owner { uid: made.uid, gid: made.gid };
-    if let Some(wanted) = options.owner {
-        if wanted != owner {
-            let uid = (wanted.uid != owner.uid).then_some(wanted.uid);
-            let gid = (wanted.gid != owner.gid).then_some(wanted.gid);
-            sys::chown(keyring, uid, gid)
-                .map_err(|e| Error::keyring("giving the PAG keyring to its owner", e))?;
-            owner = wanted;
-        }
-    }
-
+    let owner = Owner { uid: made.uid, gid: made.gid };
     if options.link_user_keyring {
         let user = sys::special_id(Special::User, true)
             .map_err(|e| Error::keyring("finding the user keyring", e))?;
         sys::link(user, keyring).map_err(|e| Error::keyring("linking the user keyring into the PAG", e))?;
     }
-    Ok(Pag { keyring, marker, owner, marker_uid })
+    let official = mask == perm::PAG_KEYRING && marker_uid == 0;
+    Ok(Pag { keyring, marker, owner, marker_uid, official })
+}
+
+/// Revoke a keyring that could not be made a PAG; the error is `why`.
+pub fn revoke_half_made(keyring: KeySerial, why: Error) -> Error {
+    // Best effort: the error that stopped the set-up is what the caller
+    // needs to hear; a revoke failing as well changes nothing for it.
+    let _ = sys::revoke(keyring);
+    why
 }
 
 /// What the calling thread's session keyring is.
@@ -207,7 +228,31 @@ pub fn current() -> Result<Current> {
 
 /// The PAG whose keyring is `keyring`, if it is one and the caller may read
 /// its list of links (possessors, and its owner uid).
+///
+/// Everything its creator set is checked: an anonymous session keyring
+/// (`_ses`) holding a `user` key `pag:marker` with exactly the marker
+/// permissions whose payload names this keyring, and either a login's PAG
+/// (exactly [`perm::PAG_KEYRING`], marker owned by root, or by the keyring's
+/// owner) or a user's own (exactly [`perm::OWN_PAG_KEYRING`], marker owned
+/// by the keyring's owner). Anything else is a session keyring, not a PAG:
+/// a marker copied or forged into another keyring, a keyring whose
+/// permissions differ, a marker of another user.
 pub fn recognise(keyring: KeySerial) -> Result<Option<Pag>> {
+    let ring = match sys::describe(keyring) {
+        Ok(d) => d,
+        Err(sys::SysError { errno: Errno::EACCES | Errno::ENOKEY | Errno::EKEYREVOKED, .. }) => {
+            return Ok(None)
+        }
+        Err(e) => return Err(Error::keyring("describing the session keyring", e)),
+    };
+    if ring.key_type != "keyring" || ring.description != "_ses" {
+        return Ok(None);
+    }
+    let root_marker_allowed = match ring.perm {
+        perm::PAG_KEYRING => true,
+        perm::OWN_PAG_KEYRING => false,
+        _ => return Ok(None),
+    };
     let links = match sys::keyring_links(keyring) {
         Ok(l) => l,
         Err(sys::SysError { errno: Errno::EACCES | Errno::ENOTDIR, .. }) => return Ok(None),
@@ -215,19 +260,23 @@ pub fn recognise(keyring: KeySerial) -> Result<Option<Pag>> {
     };
     for serial in links {
         let Ok(d) = sys::describe(serial) else { continue };
-        if d.key_type != "user" || d.description != MARKER_DESCRIPTION {
+        if d.key_type != "user" || d.description != MARKER_DESCRIPTION || d.perm != perm::MARKER {
+            continue;
+        }
+        let by_root = d.uid == 0 && root_marker_allowed;
+        if !by_root && d.uid != ring.uid {
             continue;
         }
         let Ok(payload) = sys::read(serial) else { continue };
         if marker_names(&payload) != Some(keyring) {
             continue;
         }
-        let ring = sys::describe(keyring).map_err(|e| Error::keyring("describing the PAG keyring", e))?;
         return Ok(Some(Pag {
             keyring,
             marker: serial,
             owner: Owner { uid: ring.uid, gid: ring.gid },
             marker_uid: d.uid,
+            official: root_marker_allowed && d.uid == 0,
         }));
     }
     Ok(None)

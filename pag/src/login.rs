@@ -1,19 +1,22 @@
 //! What a login service running as root (the PAM module) does for a user:
-//! create the user's PAG so that it is charged to the right uid, and move the
-//! quota charge of keys the user's token program added onto root.
+//! create the user's PAG so that it is owned by, and charged to, the uid the
+//! configuration chose, with nothing ever chowned.
 //!
 //! Kernel facts this relies on (DESIGN.md, "Kernel facts"): a keyring made by
 //! KEYCTL_JOIN_SESSION_KEYRING is owned by, and charged to, the caller's
-//! *real* uid; add_key charges the caller's fsuid; KEYCTL_CHOWN moves the
-//! charge to the new owner (and fails with EDQUOT when that owner is full).
-//! The user keeps full access to a root-owned PAG as its possessor.
+//! *real* uid and gid; add_key gives a key to, and charges, the caller's
+//! effective (fs) uid. So the ids are switched around the one join call:
+//! to root for a root-owned PAG (sudo and su run by a user keep that user
+//! as the real uid: without the switch the PAG would be the caller's), to
+//! the user (real and effective, as pam_keyinit does) for a user-owned one.
+//! The marker is always added as root, so it is root's in both cases.
 
-use nix::unistd::{getresgid, getresuid, setresgid, setresuid, Gid, Uid};
+use nix::unistd::{getresgid, getresuid, setresgid, setresuid, Gid, ResGid, ResUid, Uid};
 
 use crate::config::pam::KeyringOwner;
 use crate::error::{Error, Result};
 use crate::group::{self, CreateOptions, Owner, Pag};
-use crate::sys::{self, KeySerial, SysError};
+use crate::sys::{self, SysError};
 
 /// A PAG for `user`, created by root.
 #[derive(Debug, Clone, Copy)]
@@ -26,22 +29,65 @@ pub struct LoginPag {
     pub link_user_keyring: bool,
 }
 
-/// Create the PAG for a login in the calling thread. The caller must be root
-/// (real uid 0), as a PAM session stack is.
+/// Create the PAG for a login in the calling thread. The caller must have
+/// effective uid 0, as a PAM session stack has (its real uid may be another
+/// user's: sudo, su).
 ///
-/// The keyring and its marker are always created as root, so they are charged
-/// to root; with [`KeyringOwner::User`] the keyring is then given to the user
-/// (which charges the user, and may fail with EDQUOT).
+/// Any failure after the join revokes the new keyring, so no half-made PAG
+/// (a keyring holding only a marker, say) is left for the session.
 pub fn create_pag(login: &LoginPag) -> Result<Pag> {
-    let owner = match login.keyring_owner {
-        KeyringOwner::Root => None,
-        KeyringOwner::User => Some(login.user),
+    group::probe()?;
+    let joiner = match login.keyring_owner {
+        KeyringOwner::Root => Ids::ROOT,
+        KeyringOwner::User => Ids { uid: login.user.uid, gid: login.user.gid, effective_too: true },
     };
-    let pag = group::create(&CreateOptions { owner, link_user_keyring: false })?;
-    if login.link_user_keyring {
-        link_user_keyring_of(login.user)?;
-    }
-    Ok(pag)
+    let keyring = as_ids(joiner, group::join_new)?;
+    let options = CreateOptions { link_user_keyring: false };
+    let finished = group::finish(keyring, crate::perm::PAG_KEYRING, &options).and_then(|pag| {
+        if login.link_user_keyring {
+            link_user_keyring_of(login.user)?;
+        }
+        Ok(pag)
+    });
+    finished.map_err(|e| group::revoke_half_made(keyring, e))
+}
+
+/// The ids to take for one call.
+#[derive(Debug, Clone, Copy)]
+struct Ids {
+    uid: u32,
+    gid: u32,
+    /// Switch the effective ids as well as the real ones.
+    effective_too: bool,
+}
+
+impl Ids {
+    const ROOT: Ids = Ids { uid: 0, gid: 0, effective_too: false };
+}
+
+/// Run `f` with the real (and, if asked, effective) uid and gid switched to
+/// `ids`, then switch back. The saved ids stay what they were (root), which
+/// is what lets the switch back succeed.
+fn as_ids<T>(ids: Ids, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    let uids = getresuid().map_err(switch_error)?;
+    let gids = getresgid().map_err(switch_error)?;
+    let (euid, egid) = if ids.effective_too {
+        (Uid::from_raw(ids.uid), Gid::from_raw(ids.gid))
+    } else {
+        (uids.effective, gids.effective)
+    };
+    let switched = setresgid(Gid::from_raw(ids.gid), egid, gids.saved)
+        .and_then(|()| setresuid(Uid::from_raw(ids.uid), euid, uids.saved));
+    let result = switched.map_err(switch_error).and_then(|()| f());
+    restore(uids, gids)?;
+    result
+}
+
+fn restore(uids: ResUid, gids: ResGid) -> Result<()> {
+    // The uid first: with the effective uid back to root, the gids may be set.
+    setresuid(uids.real, uids.effective, uids.saved)
+        .and_then(|()| setresgid(gids.real, gids.effective, gids.saved))
+        .map_err(switch_error)
 }
 
 /// Link the user keyring of `user` into the calling thread's session keyring.
@@ -51,85 +97,12 @@ pub fn create_pag(login: &LoginPag) -> Result<Pag> {
 /// stays root throughout, so nothing is given away). Creating `@u` when it
 /// does not exist yet charges the user, once per user, as pam_keyinit does.
 fn link_user_keyring_of(user: Owner) -> Result<()> {
-    let ids = getresuid().map_err(switch_error)?;
-    let gids = getresgid().map_err(switch_error)?;
-    let switch = || -> nix::Result<()> {
-        setresgid(Gid::from_raw(user.gid), gids.effective, gids.saved)?;
-        setresuid(Uid::from_raw(user.uid), ids.effective, ids.saved)
-    };
-    let switched = switch();
-    let linked = switched.map(|()| sys::link(sys::Special::User.serial(), sys::Special::Session.serial()));
-    let restored = setresuid(ids.real, ids.effective, ids.saved)
-        .and_then(|()| setresgid(gids.real, gids.effective, gids.saved));
-    restored.map_err(switch_error)?;
-    match linked {
-        Err(e) => Err(switch_error(e)),
-        Ok(linked) => linked.map_err(|e| Error::keyring("linking the user keyring into the PAG", e)),
-    }
+    as_ids(Ids { uid: user.uid, gid: user.gid, effective_too: false }, || {
+        sys::link(sys::Special::User.serial(), sys::Special::Session.serial())
+            .map_err(|e| Error::keyring("linking the user keyring into the PAG", e))
+    })
 }
 
 fn switch_error(errno: nix::errno::Errno) -> Error {
-    Error::keyring("switching the real uid to link the user keyring", SysError { op: "link", errno })
-}
-
-/// Give to root (uid 0) every key and keyring in `pag` owned by `uid`,
-/// descending into keyrings the user added (a KEYRING: ccache is a keyring of
-/// keys), so that the token program's keys stop counting against the user's
-/// quota. The user's own user keyrings (`_uid.N`, `_uid_ses.N`) are never
-/// touched. Returns how many keys were given to root.
-///
-/// The caller must possess the PAG (be in it) and be root.
-pub fn charge_keys_to_root(pag: &Pag, uid: u32) -> Result<usize> {
-    let mut moved = 0;
-    give_to_root(pag.keyring(), uid, 0, &mut moved)?;
-    Ok(moved)
-}
-
-const MAX_DEPTH: usize = 4;
-
-fn give_to_root(keyring: KeySerial, uid: u32, depth: usize, moved: &mut usize) -> Result<()> {
-    let links = sys::keyring_links(keyring).map_err(|e| Error::keyring("listing the PAG", e))?;
-    for key in links {
-        let Ok(d) = sys::describe(key) else { continue };
-        if is_user_keyring(&d) {
-            continue;
-        }
-        if d.uid == uid {
-            sys::chown(key, Some(0), None).map_err(|e| Error::keyring("giving a token key to root", e))?;
-            *moved += 1;
-        }
-        if d.key_type == "keyring" && depth < MAX_DEPTH {
-            give_to_root(key, uid, depth + 1, moved)?;
-        }
-    }
-    Ok(())
-}
-
-fn is_user_keyring(d: &sys::Description) -> bool {
-    d.key_type == "keyring" && (d.description.starts_with("_uid.") || d.description.starts_with("_uid_ses."))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn keyring(description: &str) -> sys::Description {
-        sys::Description {
-            key_type: "keyring".into(),
-            uid: 5,
-            gid: 5,
-            perm: 0,
-            description: description.into(),
-        }
-    }
-
-    #[test]
-    fn user_keyrings_are_left_alone() {
-        assert!(is_user_keyring(&keyring("_uid.1000")));
-        assert!(is_user_keyring(&keyring("_uid_ses.1000")));
-        assert!(!is_user_keyring(&keyring("_krb_FILE")));
-        let mut user_key = keyring("_uid.1000");
-        user_key.key_type = "user".into();
-        assert!(!is_user_keyring(&user_key));
-    }
+    Error::keyring("switching ids to make the PAG", SysError { op: "setresuid", errno })
 }

@@ -29,19 +29,45 @@ pub const fn user(bits: u32) -> u32 {
     bits << 16
 }
 
-/// A PAG keyring: possessors (processes in the PAG) may do everything; the
-/// owner uid outside the PAG may only see that it exists and read its list
-/// of links (so root, or the user, can tell which PAG a key belongs to);
-/// nobody outside can search it, link it, write to it or join it.
-pub const PAG_KEYRING: u32 = possessor(ALL) | user(VIEW | READ);
+/// A PAG keyring: possessors (processes in the PAG) may see it, list it,
+/// search it and add or remove keys in it, but not link it anywhere (so no
+/// process of the user can keep it, or what only it holds, alive past the
+/// login in a persistent, user or self-made keyring) and not change its
+/// attributes (so these bits are final once set); the owner uid outside
+/// the PAG may only see that it exists and read its list of links (so root,
+/// or the user, can tell which PAG a key belongs to); nobody outside can
+/// search it, link it, write to it or join it.
+pub const PAG_KEYRING: u32 = possessor(VIEW | READ | WRITE | SEARCH) | user(VIEW | READ);
+
+/// A PAG a user's own tool made (pagsh, `aklog -setpag`), owned by and
+/// charged to that user: as [`PAG_KEYRING`], plus LINK for possessors,
+/// which KEYCTL_SESSION_TO_PARENT needs on the keyring it hands to the
+/// parent shell. Whatever a process in it does with it stays the user's own.
+pub const OWN_PAG_KEYRING: u32 = PAG_KEYRING | possessor(LINK);
 
 /// The marker key: readable inside the PAG, but not writable, not linkable
 /// (so it cannot be copied into another keyring) and its permissions cannot
 /// be changed.
 pub const MARKER: u32 = possessor(VIEW | READ | SEARCH) | user(VIEW | READ);
 
-/// A token and its companion keys: only processes in the PAG, for anything.
+/// A token and its companion keys that a user's own tool (aklog, pagsh)
+/// stored, owned and paid for by the user: only processes in the PAG, for
+/// anything.
 pub const TOKEN: u32 = possessor(ALL);
+
+/// A token (and its companion keys) that root stored for a login (the PAM
+/// module), owned by root: processes in the PAG may read it, find it and
+/// unlink or invalidate it (unlog), but neither update it (no growing it on
+/// root's quota) nor link it anywhere else (no keeping it past the login)
+/// nor change it. Root as owner keeps VIEW and LINK, which is what moving it
+/// from the module's private staging keyring into the PAG needs.
+pub const STORED_TOKEN: u32 = possessor(VIEW | READ | SEARCH) | user(VIEW | LINK);
+
+/// The keyring the token program runs in: made fresh by root for each run,
+/// usable by the program (possessor view, read, write, search) but not
+/// linkable anywhere and not changeable, so nothing it holds outlives the run
+/// through it; nothing for anyone outside.
+pub const PROGRAM_KEYRING: u32 = possessor(VIEW | READ | WRITE | SEARCH);
 
 #[cfg(test)]
 mod tests {
@@ -49,9 +75,18 @@ mod tests {
 
     #[test]
     fn masks_read_like_keyctl_describe() {
-        assert_eq!(PAG_KEYRING, 0x3f03_0000);
+        assert_eq!(PAG_KEYRING, 0x0f03_0000);
+        assert_eq!(OWN_PAG_KEYRING, 0x1f03_0000);
         assert_eq!(MARKER, 0x0b03_0000);
         assert_eq!(TOKEN, 0x3f00_0000);
+        assert_eq!(STORED_TOKEN, 0x0b11_0000);
+        assert_eq!(PROGRAM_KEYRING, 0x0f00_0000);
         assert_eq!(PAG_KEYRING & user(SEARCH | LINK | WRITE), 0);
+        // Nothing root keeps for a login may be linked or re-permissioned
+        // from inside it.
+        for mask in [PAG_KEYRING, MARKER, STORED_TOKEN, PROGRAM_KEYRING] {
+            assert_eq!(mask & possessor(LINK | SETATTR), 0, "{mask:08x}");
+        }
+        assert_eq!(STORED_TOKEN & possessor(WRITE), 0);
     }
 }

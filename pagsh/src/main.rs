@@ -34,7 +34,7 @@ fn main() -> ExitCode {
 
     let carried = if cli.keep_tokens { tokens_to_carry() } else { Vec::new() };
 
-    let options = CreateOptions { owner: None, link_user_keyring: config.pagsh.link_user_keyring };
+    let options = CreateOptions { link_user_keyring: config.pagsh.link_user_keyring };
     match pag::create(&options) {
         Ok(pag) => {
             if cli.verbose {

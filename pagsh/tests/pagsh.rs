@@ -105,7 +105,7 @@ fn an_unprivileged_user_owns_the_pag_with_the_documented_permissions() {
     let id = NOBODY.to_string();
     let o = run(&mut as_user(NOBODY, &[pagsh_path(), "--", "keyctl", "rdescribe", "@s"]));
     assert!(o.status.success(), "{}", stderr(&o));
-    assert_eq!(stdout(&o), format!("keyring;{id};{id};3f030000;_ses"));
+    assert_eq!(stdout(&o), format!("keyring;{id};{id};1f030000;_ses"));
     // From the inside it is the user's: add, read and unlink keys.
     let script = "k=$(printf secret | keyctl padd user mine @s) && keyctl print $k && keyctl unlink $k @s";
     let o = run(&mut as_user(NOBODY, &[pagsh_path(), "--", "sh", "-c", script]));

@@ -67,8 +67,7 @@ fn run() -> Result<(), String> {
     kdc.kinit_password("user", PASSWORD, &ccache).map_err(|e| e.to_string())?;
 
     // Everything below runs in a PAG of its own, so the tokens land there.
-    let pag = pag::create(&pag::CreateOptions { owner: None, link_user_keyring: true })
-        .map_err(|e| e.to_string())?;
+    let pag = pag::create(&pag::CreateOptions { link_user_keyring: true }).map_err(|e| e.to_string())?;
 
     let cmd = |program: PathBuf, args: &[&str]| {
         let mut c = kdc.command(program);

@@ -2,8 +2,17 @@
 //!
 //! A token is a key `afs@<cell>` of type `rxrpc` (or `user` where the kernel
 //! has no AF_RXRPC). The principal, which the rxkad payload cannot carry, is
-//! kept beside it in a `user` key `pag-principal@<cell>`. Both are readable
-//! and writable only by possessors: processes inside the PAG.
+//! kept beside it in a `user` key `pag-principal@<cell>`. Both are usable
+//! only by possessors: processes inside the PAG.
+//!
+//! Keys are never added to the PAG directly. add_key of an existing type and
+//! description *updates* the old key where the type can be updated (`user`
+//! can, `rxrpc` cannot), which needs WRITE on the old key, and add_key cannot
+//! set permissions. So each key is built in a private staging keyring (in the
+//! calling thread's keyring, which no other process possesses), given its
+//! permissions there, and then linked into the PAG: a link displaces the old
+//! key of the same type and description in one step, so a refresh never
+//! leaves the PAG without a token and never needs rights on the old key.
 
 use nix::errno::Errno;
 
@@ -43,15 +52,23 @@ impl TokenStore {
         self.keyring
     }
 
-    /// Add `token` as its `key_type`, replacing any token of the same cell
-    /// and type. Returns the new key's serial.
+    /// Add `token` as its `key_type`, with the user's permissions
+    /// ([`perm::TOKEN`]), replacing any token of the same cell. Returns the
+    /// new key's serial.
     pub fn add(&self, token: &Token) -> Result<KeySerial> {
+        self.add_with(token, perm::TOKEN)
+    }
+
+    /// Add `token` as its `key_type` with permissions `mask` (for example
+    /// [`perm::STORED_TOKEN`] when root stores a login's token), replacing
+    /// any token of the same cell in one step. Returns the new key's serial.
+    pub fn add_with(&self, token: &Token, mask: u32) -> Result<KeySerial> {
         let payload = token.payload()?;
         let description = token.description();
         let doing = || format!("storing the {} token for {}", token.key_type, token.cell);
-        let serial = sys::add_key(token.key_type.name(), &description, &payload, self.keyring)
-            .map_err(|e| Error::keyring(doing(), e))?;
-        sys::setperm(serial, perm::TOKEN).map_err(|e| Error::keyring(doing(), e))?;
+        let staging = Staging::new().map_err(|e| Error::keyring(doing(), e))?;
+        let serial = staging.place(token.key_type.name(), &description, &payload, mask, self.keyring);
+        let serial = serial.map_err(|e| Error::keyring(doing(), e))?;
         // A token of the other type for the same cell would shadow or confuse
         // this one; one cell, one token.
         let other = match token.key_type {
@@ -59,7 +76,7 @@ impl TokenStore {
             KeyType::User => KeyType::Rxrpc,
         };
         self.remove_matching(|t, d| t == other.name() && d == description)?;
-        self.set_principal(&token.cell, token.principal.as_deref())?;
+        self.set_principal(&staging, &token.cell, token.principal.as_deref(), mask)?;
         Ok(serial)
     }
 
@@ -67,15 +84,25 @@ impl TokenStore {
     /// back to `user` when the kernel has no `rxrpc` type (ENODEV). Returns
     /// the serial and the type used.
     pub fn add_as(&self, token: &Token, choice: KeyTypeChoice) -> Result<(KeySerial, KeyType)> {
+        self.add_as_with(token, choice, perm::TOKEN)
+    }
+
+    /// [`TokenStore::add_as`] with permissions `mask`.
+    pub fn add_as_with(
+        &self,
+        token: &Token,
+        choice: KeyTypeChoice,
+        mask: u32,
+    ) -> Result<(KeySerial, KeyType)> {
         let first = match choice {
             KeyTypeChoice::User => KeyType::User,
             KeyTypeChoice::Rxrpc | KeyTypeChoice::Auto => KeyType::Rxrpc,
         };
         let attempt = Token { key_type: first, ..token.clone() };
-        match self.add(&attempt) {
+        match self.add_with(&attempt, mask) {
             Err(e) if choice == KeyTypeChoice::Auto && e.errno() == Some(Errno::ENODEV) => {
                 let fallback = Token { key_type: KeyType::User, ..token.clone() };
-                self.add(&fallback).map(|s| (s, KeyType::User))
+                self.add_with(&fallback, mask).map(|s| (s, KeyType::User))
             }
             other => other.map(|s| (s, first)),
         }
@@ -135,14 +162,15 @@ impl TokenStore {
         .map(|n| n.tokens)
     }
 
-    fn set_principal(&self, cell: &str, principal: Option<&str>) -> Result<()> {
+    fn set_principal(&self, staging: &Staging, cell: &str, principal: Option<&str>, mask: u32) -> Result<()> {
         let description = principal_description(cell);
         match principal {
             Some(p) => {
                 let doing = || format!("storing the principal of the token for {cell}");
-                let serial = sys::add_key("user", &description, p.as_bytes(), self.keyring)
-                    .map_err(|e| Error::keyring(doing(), e))?;
-                sys::setperm(serial, perm::TOKEN).map_err(|e| Error::keyring(doing(), e))
+                staging
+                    .place("user", &description, p.as_bytes(), mask, self.keyring)
+                    .map(drop)
+                    .map_err(|e| Error::keyring(doing(), e))
             }
             None => self.remove_matching(|t, d| t == "user" && d == description).map(|_| ()),
         }
@@ -175,6 +203,47 @@ impl TokenStore {
 
 struct Removed {
     tokens: usize,
+}
+
+/// A fresh keyring in the calling thread's keyring, where keys are built
+/// before they are linked where they belong. Nothing else possesses it: the
+/// thread keyring is the calling thread's alone and is not inherited. It is
+/// invalidated when dropped (the keys stay where they were linked).
+struct Staging {
+    keyring: KeySerial,
+}
+
+impl Staging {
+    fn new() -> sys::SysResult<Self> {
+        let keyring = sys::add_keyring("pag:staging", sys::Special::Thread.serial())?;
+        Ok(Staging { keyring })
+    }
+
+    /// Add the key here, give it `mask`, link it into `target` (displacing
+    /// the key of the same type and description there) and drop it from here.
+    fn place(
+        &self,
+        key_type: &str,
+        description: &str,
+        payload: &[u8],
+        mask: u32,
+        target: KeySerial,
+    ) -> sys::SysResult<KeySerial> {
+        let serial = sys::add_key(key_type, description, payload, self.keyring)?;
+        sys::setperm(serial, mask)?;
+        sys::link(serial, target)?;
+        // Best effort: the staging keyring is invalidated on drop anyway.
+        let _ = sys::unlink(serial, self.keyring);
+        Ok(serial)
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        // Best effort: an unreachable keyring is collected by the kernel
+        // once the thread keyring goes; invalidating it frees it at once.
+        let _ = sys::invalidate(self.keyring);
+    }
 }
 
 fn principal_description(cell: &str) -> String {
