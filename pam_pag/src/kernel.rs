@@ -3,10 +3,16 @@
 
 use nix::unistd::User;
 use pag::login::{self, LoginPag};
+use pag::perm;
 use pag::sys::{self, KeySerial, Special};
-use pag::token::TokenStore;
+use pag::token::handover::{HandedToken, HandoverError, Limits};
+use pag::token::{KeyType, KeyTypeChoice, Token, TokenStore};
 
+use crate::handback;
 use crate::program::{self, Report, Run, Stream};
+
+/// What the token program handed back on its pipe.
+pub type Handback = Result<Vec<HandedToken>, HandoverError>;
 
 /// A user from the password database.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,12 +42,22 @@ pub trait Kernel {
     fn unlog(&mut self, keyring: Option<i32>) -> pag::Result<usize>;
     /// Revoke the PAG keyring.
     fn revoke(&mut self, keyring: i32) -> pag::Result<()>;
-    /// Give the keys `uid` owns in the PAG to root; how many.
-    fn charge_to_root(&mut self, keyring: i32, uid: u32) -> pag::Result<usize>;
+    /// Store `tokens` in `keyring` (the session keyring for `None`), each
+    /// replacing the token of its cell in one step: as root, root-owned keys
+    /// their possessors can read and drop but not keep or change; otherwise
+    /// (a hook run without root) as the caller's own. The type each got.
+    fn store_tokens(&mut self, keyring: Option<i32>, tokens: &[Token]) -> Vec<pag::Result<KeyType>>;
     /// lstat(2) `path`: its owner and whether it is a symbolic link.
     fn lstat(&self, path: &std::path::Path) -> Result<PathInfo, String>;
-    /// Run the token program, relaying each output line (raw bytes).
-    fn run_program(&mut self, run: &Run, relay: &mut dyn FnMut(Stream, &[u8])) -> Report;
+    /// Run the token program with a pipe at `PAG_TOKEN_FD` to hand its
+    /// tokens back on, relaying each output line (raw bytes); what ran, and
+    /// what it handed back (read within `limits`).
+    fn run_program(
+        &mut self,
+        run: &Run,
+        limits: &Limits,
+        relay: &mut dyn FnMut(Stream, &[u8]),
+    ) -> (Report, Handback);
 }
 
 /// The real thing.
@@ -75,11 +91,10 @@ impl Kernel for System {
         sys::revoke(KeySerial(keyring)).map_err(|e| pag::Error::keyring("revoking the PAG keyring", e))
     }
 
-    fn charge_to_root(&mut self, keyring: i32, uid: u32) -> pag::Result<usize> {
-        match pag::group::recognise(KeySerial(keyring))? {
-            Some(pag) => login::charge_keys_to_root(&pag, uid),
-            None => Ok(0),
-        }
+    fn store_tokens(&mut self, keyring: Option<i32>, tokens: &[Token]) -> Vec<pag::Result<KeyType>> {
+        let store = TokenStore::new(keyring.map_or(Special::Session.serial(), KeySerial));
+        let mask = if nix::unistd::geteuid().is_root() { perm::STORED_TOKEN } else { perm::TOKEN };
+        tokens.iter().map(|t| store.add_as_with(t, KeyTypeChoice::Auto, mask).map(|(_, used)| used)).collect()
     }
 
     fn lstat(&self, path: &std::path::Path) -> Result<PathInfo, String> {
@@ -88,7 +103,27 @@ impl Kernel for System {
         Ok(PathInfo { uid: m.uid(), symlink: m.file_type().is_symlink() })
     }
 
-    fn run_program(&mut self, run: &Run, relay: &mut dyn FnMut(Stream, &[u8])) -> Report {
-        program::run(run, relay)
+    fn run_program(
+        &mut self,
+        run: &Run,
+        limits: &Limits,
+        relay: &mut dyn FnMut(Stream, &[u8]),
+    ) -> (Report, Handback) {
+        let pipe = match handback::Pipe::new(limits) {
+            Ok(p) => p,
+            Err(why) => {
+                let report =
+                    Report::new(program::Outcome::NotStarted(format!("no pipe for its tokens: {why}")));
+                return (report, Err(HandoverError::Empty));
+            }
+        };
+        let mut run = run.clone();
+        run.extra_fds.push(pipe.program_end());
+        run.env.push((handback::VARIABLE.to_owned(), handback::TARGET_FD.to_string()));
+        let report = program::run(&run, relay);
+        // The runner is done with its copy of our write end; the pipe's own
+        // copy goes in receive().
+        drop(run);
+        (report, pipe.receive(limits))
     }
 }

@@ -13,6 +13,7 @@
 pub mod environment;
 #[allow(unsafe_code)]
 mod ffi;
+pub mod handback;
 pub mod handle;
 pub mod hooks;
 pub mod kernel;

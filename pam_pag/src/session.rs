@@ -6,11 +6,13 @@ use std::time::Duration;
 
 use pag::config::pam::{KeyringOwner, OnClose, OnKeyringUnavailable};
 use pag::login::LoginPag;
+use pag::token::handover::{HandoverError, Limits};
+use pag::token::KeyType;
 use pag::{ErrorKind, Owner};
 
 use crate::environment;
 use crate::handle::{PamHandle, SessionState};
-use crate::kernel::{Kernel, UserEntry};
+use crate::kernel::{Handback, Kernel, UserEntry};
 use crate::log::{Level, Log, Sink};
 use crate::options::{self, Arguments, Options, OptionsError};
 use crate::pam::{self, Code, Cred};
@@ -346,7 +348,8 @@ impl Call<'_, '_> {
         };
         self.log.debug(&format!("{who}: running {program}"));
         let log = &mut self.log;
-        let report = self.kernel.run_program(&run, &mut |stream, line| {
+        let limits = Limits::for_cells(self.options.cells.len());
+        let (report, handback) = self.kernel.run_program(&run, &limits, &mut |stream, line| {
             let level = match stream {
                 Stream::Stdout => Level::Info,
                 Stream::Stderr => Level::Notice,
@@ -374,7 +377,7 @@ impl Call<'_, '_> {
             )),
         }
         let outcome = report.outcome;
-        let started = !matches!(outcome, Outcome::NotStarted(_));
+        let started = !matches!(outcome, Outcome::NotStarted(_) | Outcome::TimedOut);
         let result = match outcome {
             Outcome::Exited(0) => {
                 self.log.debug(&format!("{who}: {program} succeeded"));
@@ -402,15 +405,89 @@ impl Call<'_, '_> {
                 Ok(())
             }
         };
-        if let (true, KeyringOwner::Root, Some(pag)) = (started, self.options.keyring_owner, pag) {
-            match self.kernel.charge_to_root(pag, self.user.uid) {
-                Ok(n) => self.log.debug(&format!("{who}: gave {n} key(s) in PAG {pag} to root")),
+        if !started {
+            return result;
+        }
+        let stored = self.store_handed_back(pag, handback, result.is_ok());
+        match (result, stored) {
+            (Ok(()), Ok(())) => Ok(()),
+            _ => Err(TokensFailed),
+        }
+    }
+
+    /// Check what the program handed back and store it, as root, in the
+    /// PAG (or the session keyring without one). Err when nothing usable
+    /// came back or a token could not be stored (logged).
+    /// `succeeded`: the program exited 0 (a failed one saying nothing is
+    /// already logged as failed).
+    fn store_handed_back(
+        &mut self,
+        pag: Option<i32>,
+        handback: Handback,
+        succeeded: bool,
+    ) -> Result<(), TokenFailure> {
+        let who = self.who();
+        let program = &self.options.program;
+        let handed = match handback {
+            Ok(tokens) => tokens,
+            Err(HandoverError::Empty) if !succeeded => {
+                self.log.debug(&format!("{who}: {program} handed no tokens back"));
+                return Err(TokensFailed);
+            }
+            Err(HandoverError::Empty) => {
+                self.log.error(&format!(
+                    "{who}: {program} handed no tokens back: it does not speak pag's token hand-over \
+                     (PAG_TOKEN_FD; OpenAFS aklog and aklog-kafs do not), so this login gets no tokens \
+                     from pam_pag; see pam_pag(8)"
+                ));
+                return Err(TokensFailed);
+            }
+            Err(e) => {
+                self.log.error(&format!("{who}: refused the tokens {program} handed back: {e}"));
+                return Err(TokensFailed);
+            }
+        };
+        let wanted = &self.options.cells;
+        let mut tokens = Vec::new();
+        for handed in handed {
+            if !wanted.is_empty() && !wanted.iter().any(|c| c.eq_ignore_ascii_case(&handed.cell)) {
+                self.log.warning(&format!(
+                    "{who}: ignoring the token for {} that {program} handed back: not among the cells asked for",
+                    handed.cell
+                ));
+                continue;
+            }
+            tokens.push(handed.into_token(KeyType::Rxrpc));
+        }
+        if tokens.is_empty() {
+            self.log.debug(&format!("{who}: {program} handed back no tokens"));
+            return Ok(());
+        }
+        let results = self.kernel.store_tokens(pag, &tokens);
+        let place = pag.map_or_else(|| "the session keyring".to_owned(), |p| format!("PAG {p}"));
+        let mut failed = false;
+        for (token, result) in tokens.iter().zip(results) {
+            match result {
+                Ok(key_type) => {
+                    let note = if key_type == KeyType::User {
+                        " (a user key: this kernel has no AF_RXRPC)"
+                    } else {
+                        ""
+                    };
+                    self.log.info(&format!("{who}: stored the token for {} in {place}{note}", token.cell));
+                }
                 Err(e) => {
-                    self.log.error(&format!("{who}: cannot take the token keys off the user's quota: {e}"))
+                    failed = true;
+                    self.log
+                        .error(&format!("{who}: cannot store the token for {} in {place}: {e}", token.cell));
                 }
             }
         }
-        result
+        if failed {
+            Err(TokensFailed)
+        } else {
+            Ok(())
+        }
     }
 }
 

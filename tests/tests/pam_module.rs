@@ -154,6 +154,13 @@ fn strings(list: &[&str]) -> Vec<String> {
     list.iter().map(|s| s.to_string()).collect()
 }
 
+/// A token program's shell body that first hands back an empty token
+/// message (format `pag::token::handover`, version 1, no tokens) on
+/// `$PAG_TOKEN_FD`, as our aklog does when it got nothing.
+fn hands_back_nothing(body: &str) -> String {
+    format!("printf 'PAGT\\001\\000\\000' >&\"$PAG_TOKEN_FD\"\n{body}")
+}
+
 #[test]
 fn only_the_pam_hooks_are_exported() {
     let out = Command::new("nm")
@@ -229,7 +236,7 @@ fn keyring_owner_user_gives_the_pag_to_the_user() {
 }
 
 fn call_order_service(l: &Lab) {
-    let ok = l.script("ok.sh", "exit 0");
+    let ok = l.script("ok.sh", &hands_back_nothing("exit 0"));
     l.service(&format!(
         "auth optional MODULE debug program={ok} always_aklog\nauth required pam_permit.so\n\
          account optional MODULE debug\naccount required pam_permit.so\n\
@@ -265,7 +272,7 @@ fn sshd_order_setcred_open_then_setcred_again_in_the_child() {
             "7 pam_pag(svc:setcred): user $USER: running $DIR/ok.sh",
             "7 pam_pag(svc:setcred): user $USER: $DIR/ok.sh ran as pid 1 of its own PID namespace",
             "7 pam_pag(svc:setcred): user $USER: $DIR/ok.sh succeeded",
-            "7 pam_pag(svc:setcred): user $USER: gave 0 key(s) in PAG N to root",
+            "7 pam_pag(svc:setcred): user $USER: $DIR/ok.sh handed back no tokens",
             "7 pam_pag(svc:session): user $USER: PAG N already set up by this handle",
             "7 pam_pag(svc:setcred): user $USER: PAG N already set up by this handle",
             "6 pam_pag(svc:session): user $USER: session closed, removed 0 token(s) from PAG N",
@@ -334,11 +341,11 @@ fn sudo_order_reinitialize_before_open_session_then_refresh() {
             "7 pam_pag(svc:session): user $USER: running $DIR/ok.sh",
             "7 pam_pag(svc:session): user $USER: $DIR/ok.sh ran as pid 1 of its own PID namespace",
             "7 pam_pag(svc:session): user $USER: $DIR/ok.sh succeeded",
-            "7 pam_pag(svc:session): user $USER: gave 0 key(s) in PAG N to root",
+            "7 pam_pag(svc:session): user $USER: $DIR/ok.sh handed back no tokens",
             "7 pam_pag(svc:setcred): user $USER: running $DIR/ok.sh",
             "7 pam_pag(svc:setcred): user $USER: $DIR/ok.sh ran as pid 1 of its own PID namespace",
             "7 pam_pag(svc:setcred): user $USER: $DIR/ok.sh succeeded",
-            "7 pam_pag(svc:setcred): user $USER: gave 0 key(s) in PAG N to root",
+            "7 pam_pag(svc:setcred): user $USER: $DIR/ok.sh handed back no tokens",
             "6 pam_pag(svc:session): user $USER: session closed, removed 0 token(s) from PAG N",
         ])
     );
@@ -369,23 +376,23 @@ fn su_order_auth_account_setcred_open_then_the_user_shell() {
             "open_session: 0 Success"
         ])
     );
-    assert_eq!(r.steps[4], "keyring;0;0;3f030000;_ses", "the user's shell is in the root-owned PAG");
+    assert_eq!(r.steps[4], "keyring;0;0;0f030000;_ses", "the user's shell is in the root-owned PAG");
     assert_eq!(r.syslog.iter().filter(|l| l.contains("created PAG")).count(), 1);
 }
 
 fn token_lab(tag: u32, on_close: &str) -> (Lab, Vec<String>) {
     let l = lab(tag);
-    // The token program no longer runs in the PAG (issue 8): it gets a
-    // throwaway keyring of its own. Until the module stores the tokens the
-    // program hands back, root puts one into the PAG here, as the module will.
-    let ok = l.script("ok.sh", "exit 0");
-    l.service(&format!("session required MODULE program={ok} on_close={on_close}\n"));
+    // The token program runs in a throwaway keyring of its own and hands
+    // its token back; the module stores it in the PAG, root-owned.
+    let program = env!("CARGO_BIN_EXE_hand-back");
+    l.service(&format!(
+        "session required MODULE program={program} program_arg=example.org on_close={on_close}\n"
+    ));
     let has =
         "root-sh:keyctl search @s user afs@example.org >/dev/null 2>&1 && echo has-token || echo no-token";
     let r = l.drive(&[
         "putenv:KRB5CCNAME=KCM:",
         "open_session",
-        "root-sh:echo token-bytes | keyctl padd user afs@example.org @s >/dev/null",
         has,
         "root-sh:keyctl rdescribe $(keyctl search @s user afs@example.org) | cut -d';' -f1,2,4,5",
         "close_session",
@@ -403,21 +410,21 @@ fn token_lab(tag: u32, on_close: &str) -> (Lab, Vec<String>) {
 }
 
 #[test]
-fn on_close_unlog_removes_the_tokens_and_keys_are_charged_to_root() {
+fn on_close_unlog_removes_the_tokens_the_module_stored_root_owned() {
     let (_l, steps) = token_lab(7, "unlog");
-    assert_eq!(steps, strings(&["has-token", "user;0;3f010000;afs@example.org", "no-token", "end: 0"]));
+    assert_eq!(steps, strings(&["has-token", "user;0;0b110000;afs@example.org", "no-token", "end: 0"]));
 }
 
 #[test]
 fn on_close_retain_keeps_them() {
     let (_l, steps) = token_lab(8, "retain");
-    assert_eq!(steps, strings(&["has-token", "user;0;3f010000;afs@example.org", "has-token", "end: 0"]));
+    assert_eq!(steps, strings(&["has-token", "user;0;0b110000;afs@example.org", "has-token", "end: 0"]));
 }
 
 #[test]
 fn on_close_revoke_revokes_the_pag() {
     let (l, steps) = token_lab(9, "revoke");
-    assert_eq!(steps, strings(&["has-token", "user;0;3f010000;afs@example.org", "no-token", "end: 0"]));
+    assert_eq!(steps, strings(&["has-token", "user;0;0b110000;afs@example.org", "no-token", "end: 0"]));
     l.service("session required MODULE notokens on_close=revoke\n");
     let r = l.drive(&["open_session", "close_session", "root-sh:keyctl rdescribe @s 2>&1", "end"]);
     assert_eq!(r.steps[2], "keyctl_describe: Key has been revoked");
@@ -501,6 +508,8 @@ fn token_program_environment_is_an_allowlist() {
             "LANG=C.UTF-8",
             "LC_TIME=C",
             "LOGNAME=$USER",
+            // Set by the module: where to hand the tokens back.
+            "PAG_TOKEN_FD=3",
             "PATH=/usr/local/bin:/usr/bin:/bin",
             "SHELL=/bin/sh",
             "TZ=UTC",
@@ -664,11 +673,7 @@ fn the_program_runs_in_a_throwaway_keyring_it_cannot_keep() {
         r.syslog[1..5].iter().map(|l| l.rsplit_once("keys.sh: ").map_or(l.as_str(), |p| p.1)).collect();
     assert_eq!(out, ["keyring;0;0;0f000000;_ses", "cannot-link", "cannot-setperm", "1"], "{:#?}", r.syslog);
     // ... and not the PAG, which root's shell in the login sees.
-    assert!(
-        r.steps[1].starts_with("keyring;0;0;3f") && r.steps[1] != "keyring;0;0;0f000000;_ses",
-        "{:?}",
-        r.steps
-    );
+    assert_eq!(r.steps[1], "keyring;0;0;0f030000;_ses", "{:?}", r.steps);
 }
 
 #[test]
@@ -888,40 +893,48 @@ fn release(held: Vec<std::process::Child>) {
 #[test]
 fn three_hundred_concurrent_sessions_leave_the_user_quota_alone() {
     let l = lab(22);
-    // Each login's token program (as the user) adds a 600-byte token, which
-    // the module then gives to root; tokens_required makes any failure fail
-    // that login.
-    let token =
-        l.script("token.sh", "head -c 600 /dev/zero | keyctl padd user afs@example.org @s >/dev/null");
-    l.service(&format!("session required MODULE program={token} tokens_required\n"));
+    // Each login's token program hands back a token with a 600-byte ticket,
+    // which the module stores root-owned in the PAG; tokens_required makes
+    // any failure fail that login.
+    let program = env!("CARGO_BIN_EXE_hand-back");
+    l.service(&format!(
+        "session required MODULE program={program} program_arg=example.org tokens_required\n"
+    ));
     let before = key_usage(l.uid);
-    let held = hold_sessions(&l, 300, &["putenv:KRB5CCNAME=FILE:/tmp/krb5cc_test"]);
+    let held = hold_sessions(&l, 300, &["putenv:KRB5CCNAME=KCM:"]);
     let during = key_usage(l.uid);
     // The user's own @u and @us at most; no PAG keyring, marker or token is charged to the user.
     assert!(during.0 <= before.0 + 2, "user keys went from {before:?} to {during:?} with 300 sessions");
     assert!(during.1 <= before.1 + 30, "user bytes went from {before:?} to {during:?} with 300 sessions");
     let add = "user-sh:head -c 600 /dev/zero | keyctl padd user big @s >/dev/null && echo added";
-    let r = l.drive(&["open_session", "show", add, "end"]);
+    let has = "user-sh:keyctl rdescribe $(keyctl search @s user afs@example.org) | cut -d';' -f1,2,4,5";
+    let r = l.drive(&["putenv:KRB5CCNAME=KCM:", "open_session", "show", has, add, "end"]);
     release(held);
-    assert_eq!(r.steps[0], "open_session: 0 Success");
-    assert_eq!(r.steps[1], "show: pag N owner 0 marker_uid 0 uid 0 euid 0");
-    assert_eq!(r.steps[2], "added", "{:?}", r.steps);
+    assert_eq!(r.steps[1], "open_session: 0 Success");
+    assert_eq!(r.steps[2], "show: pag N owner 0 marker_uid 0 uid 0 euid 0");
+    assert_eq!(r.steps[3], "user;0;0b110000;afs@example.org", "{:?}", r.steps);
+    assert_eq!(r.steps[5], "added", "{:?}", r.steps);
 }
 
-/// The control: a user-owned PAG is charged to the user, so the same load
-/// runs into the quota, and the log line names the sysctl to raise.
+/// The control: a user-owned PAG is made with the user's ids (as
+/// pam_keyinit makes its keyrings) and charged to the user, so the same load
+/// uses up the user's quota: the kernel lets session keyrings overrun it,
+/// but then the user cannot add a key of their own. The marker stays root's.
 #[test]
-fn user_owned_pags_hit_the_quota_and_say_which_sysctl() {
+fn user_owned_pags_count_against_the_users_quota() {
     let l = lab(23);
     l.service("session required MODULE notokens keyring_owner=user\n");
     let maxkeys: usize =
         std::fs::read_to_string("/proc/sys/kernel/keys/maxkeys").unwrap().trim().parse().unwrap();
-    let held = hold_sessions(&l, maxkeys - 2, &[]);
-    let r = l.drive(&["open_session", "end"]);
+    let held = hold_sessions(&l, maxkeys, &[]);
+    let during = key_usage(l.uid);
+    let add = "user-sh:head -c 600 /dev/zero | keyctl padd user big @s 2>&1 >/dev/null || echo refused";
+    let r = l.drive(&["open_session", "show", add, "end"]);
     release(held);
-    assert_eq!(r.steps[0], "open_session: 14 Cannot make/remove an entry for the specified session");
-    assert!(r.syslog[0].starts_with("3 pam_pag(svc:session): user $USER: cannot create a PAG: giving the PAG keyring to its owner: keyctl chown: Quota exceeded"), "{:?}", r.syslog);
-    assert!(r.syslog[0].contains("raise the sysctls kernel.keys.maxkeys and kernel.keys.maxbytes"));
+    assert!(during.0 >= maxkeys as u64, "{maxkeys} user-owned PAGs, but the user is charged {during:?}");
+    assert_eq!(r.steps[0], "open_session: 0 Success", "{:?}", r.syslog);
+    assert_eq!(r.steps[1], format!("show: pag N owner {} marker_uid 0 uid 0 euid 0", l.uid));
+    assert_eq!(r.steps[2..4], strings(&["add_key: Disk quota exceeded", "refused"]), "{:?}", r.steps);
 }
 
 #[test]
@@ -937,7 +950,7 @@ fn pam_driver_reports_stdout_flushes() {
 #[test]
 fn the_callers_sigchld_disposition_is_left_alone() {
     let l = lab(24);
-    let ok = l.script("ok.sh", "echo hi");
+    let ok = l.script("ok.sh", &hands_back_nothing("echo hi"));
     l.service(&format!("session required MODULE program={ok} always_aklog\n"));
     let r = l.drive(&["sigchld", "open_session", "sigchld", "end"]);
     assert_eq!(r.steps[..3], strings(&["sigchld: default", "open_session: 0 Success", "sigchld: default"]));
@@ -958,7 +971,7 @@ fn the_callers_sigchld_disposition_is_left_alone() {
 #[test]
 fn login_order_open_before_setcred_runs_the_program_once_the_ticket_is_there() {
     let l = lab(26);
-    let ok = l.script("ok.sh", "echo got tokens");
+    let ok = l.script("ok.sh", &hands_back_nothing("echo got tokens"));
     l.service(&format!(
         "auth required pam_permit.so\nauth optional MODULE program={ok}\nsession required MODULE program={ok}\n"
     ));

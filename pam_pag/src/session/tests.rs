@@ -3,6 +3,10 @@
 use nix::errno::Errno;
 use pag::config::pam::{KeyringOwner, OnClose, OnKeyringUnavailable};
 use pag::sys::SysError;
+use pag::token::handover::HandedToken;
+use pag::token::handover::HandoverError;
+use pag::token::rxrpc::RxkadToken;
+use pag::token::Token;
 
 use super::*;
 use crate::kernel::PathInfo;
@@ -62,6 +66,14 @@ struct FakeKernel {
     dropped: (u64, u64),
     containment: Containment,
     runs: Vec<Run>,
+    handback: fn() -> Handback,
+    store_fails: bool,
+}
+
+/// What our aklog hands back for the site's cell.
+fn one_token() -> Handback {
+    let rxkad = RxkadToken { expiry: 2_000_000_000, kvno: 256, session_key: [7; 8], ticket: vec![9; 100] };
+    Ok(vec![HandedToken { cell: "example.org".into(), principal: Some("alice@EXAMPLE.ORG".into()), rxkad }])
 }
 
 impl Default for FakeKernel {
@@ -75,6 +87,8 @@ impl Default for FakeKernel {
             dropped: (0, 0),
             containment: Containment::PidNamespace,
             runs: Vec::new(),
+            handback: one_token,
+            store_fails: false,
         }
     }
 }
@@ -107,9 +121,20 @@ impl Kernel for FakeKernel {
         self.calls.push(format!("revoke {keyring}"));
         Ok(())
     }
-    fn charge_to_root(&mut self, keyring: i32, uid: u32) -> pag::Result<usize> {
-        self.calls.push(format!("charge {keyring} {uid}"));
-        Ok(1)
+    fn store_tokens(&mut self, keyring: Option<i32>, tokens: &[Token]) -> Vec<pag::Result<KeyType>> {
+        let cells: Vec<&str> = tokens.iter().map(|t| t.cell.as_str()).collect();
+        self.calls.push(format!("store {keyring:?} {}", cells.join(",")));
+        let fails = self.store_fails;
+        tokens
+            .iter()
+            .map(|_| {
+                if fails {
+                    Err(pag::Error::keyring("storing", SysError { op: "add_key", errno: Errno::EDQUOT }))
+                } else {
+                    Ok(KeyType::User)
+                }
+            })
+            .collect()
     }
     fn lstat(&self, path: &std::path::Path) -> Result<PathInfo, String> {
         match path.to_str() {
@@ -118,18 +143,24 @@ impl Kernel for FakeKernel {
             _ => Err("No such file or directory (os error 2)".into()),
         }
     }
-    fn run_program(&mut self, run: &Run, relay: &mut dyn FnMut(Stream, &[u8])) -> Report {
+    fn run_program(
+        &mut self,
+        run: &Run,
+        _limits: &Limits,
+        relay: &mut dyn FnMut(Stream, &[u8]),
+    ) -> (Report, Handback) {
         self.calls.push(format!("run {}", run.program));
         self.runs.push(run.clone());
         for (s, l) in &self.output {
             relay(*s, l);
         }
-        Report {
+        let report = Report {
             outcome: self.outcome.clone(),
             containment: self.containment.clone(),
             dropped_lines: self.dropped.0,
             dropped_bytes: self.dropped.1,
-        }
+        };
+        (report, (self.handback)())
     }
 }
 
@@ -229,9 +260,9 @@ fn sudo_order_reinitialize_before_open_does_nothing() {
         [
             "create owner=Root link=true",
             "run /bin/tokens",
-            "charge 777 1000",
+            "store Some(777) example.org",
             "run /bin/tokens",
-            "charge 777 1000"
+            "store Some(777) example.org"
         ]
     );
 }
@@ -442,10 +473,13 @@ fn token_failures_fail_only_when_required() {
             s.options.tokens_required = required;
             s.kernel.outcome = outcome.clone();
             s.kernel.output = vec![(Stream::Stderr, b"aklog: no ticket")];
+            // A failed aklog hands back an empty message.
+            s.kernel.handback = || Ok(Vec::new());
             let code = s.call(Hook::OpenSession, &[]);
             assert_eq!(code, if required { pam::SESSION_ERR } else { pam::SUCCESS });
             let texts = s.texts();
-            assert_eq!(texts.last().unwrap(), &format!("pam_pag(sshd:session): {line}"));
+            assert!(texts.contains(&format!("pam_pag(sshd:session): {line}")), "{texts:#?}");
+            assert!(!s.kernel.calls.iter().any(|c| c.starts_with("store")), "{:?}", s.kernel.calls);
             if !matches!(outcome, Outcome::NotStarted(_)) {
                 assert_eq!(texts[1], "pam_pag(sshd:session): user alice: /bin/tokens: aklog: no ticket");
                 assert_eq!(s.lines.0[1].0, Level::Notice);
@@ -455,13 +489,74 @@ fn token_failures_fail_only_when_required() {
 }
 
 #[test]
-fn user_owned_pag_keeps_keys_with_the_user() {
+fn a_user_owned_pag_still_gets_the_tokens_stored_by_the_module() {
     let mut s = Script::new();
     s.options.keyring_owner = KeyringOwner::User;
     s.options.always_aklog = true;
     s.options.link_user_keyring = false;
     s.call(Hook::OpenSession, &[]);
-    assert_eq!(s.kernel.calls, ["create owner=User link=false", "run /bin/tokens"]);
+    assert_eq!(
+        s.kernel.calls,
+        ["create owner=User link=false", "run /bin/tokens", "store Some(777) example.org"]
+    );
+}
+
+#[test]
+fn a_program_that_does_not_speak_the_hand_over_leaves_the_login_without_tokens() {
+    for required in [false, true] {
+        let mut s = Script::new();
+        s.options.always_aklog = true;
+        s.options.tokens_required = required;
+        s.kernel.handback = || Err(HandoverError::Empty);
+        let code = s.call(Hook::OpenSession, &[]);
+        assert_eq!(code, if required { pam::SESSION_ERR } else { pam::SUCCESS });
+        let texts = s.texts();
+        let last = texts.last().unwrap();
+        assert!(last.contains("handed no tokens back: it does not speak pag's token hand-over"), "{last}");
+        assert!(last.contains("pam_pag(8)"), "{last}");
+        assert!(!s.kernel.calls.iter().any(|c| c.starts_with("store")));
+    }
+}
+
+#[test]
+fn a_malformed_hand_over_is_refused_whole() {
+    let mut s = Script::new();
+    s.options.always_aklog = true;
+    s.kernel.handback = || Err(HandoverError::TrailingBytes(3));
+    assert_eq!(s.call(Hook::OpenSession, &[]), pam::SUCCESS);
+    let texts = s.texts();
+    assert!(texts.last().unwrap().contains("refused the tokens /bin/tokens handed back"), "{texts:#?}");
+    assert!(!s.kernel.calls.iter().any(|c| c.starts_with("store")));
+}
+
+#[test]
+fn only_tokens_for_the_cells_asked_for_are_stored() {
+    let mut s = Script::new();
+    s.options.always_aklog = true;
+    s.options.cells = vec!["other.org".into()];
+    s.call(Hook::OpenSession, &[]);
+    let texts = s.texts();
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.contains("ignoring the token for example.org") && t.contains("not among the cells")),
+        "{texts:#?}"
+    );
+    assert!(!s.kernel.calls.iter().any(|c| c.starts_with("store")), "{:?}", s.kernel.calls);
+}
+
+#[test]
+fn a_token_that_cannot_be_stored_is_logged_and_fails_only_when_required() {
+    for required in [false, true] {
+        let mut s = Script::new();
+        s.options.always_aklog = true;
+        s.options.tokens_required = required;
+        s.kernel.store_fails = true;
+        let code = s.call(Hook::OpenSession, &[]);
+        assert_eq!(code, if required { pam::SESSION_ERR } else { pam::SUCCESS });
+        let last = s.texts().last().unwrap().clone();
+        assert!(last.contains("cannot store the token for example.org in PAG 777"), "{last}");
+    }
 }
 
 #[test]
@@ -471,7 +566,7 @@ fn nopag_runs_tokens_in_the_session_keyring_and_unlogs_it() {
     s.options.always_aklog = true;
     assert_eq!(s.call(Hook::OpenSession, &[]), pam::SUCCESS);
     assert_eq!(s.call(Hook::CloseSession, &[]), pam::SUCCESS);
-    assert_eq!(s.kernel.calls, ["run /bin/tokens", "unlog None"]);
+    assert_eq!(s.kernel.calls, ["run /bin/tokens", "store None example.org", "unlog None"]);
 }
 
 #[test]
@@ -509,7 +604,7 @@ fn login_order_tokens_wait_for_the_ticket_from_a_later_setcred() {
     assert_eq!(s.call(ESTABLISH, &[]), pam::SUCCESS);
     assert_eq!(
         s.kernel.calls,
-        ["create owner=Root link=true", "run /bin/tokens", "charge 777 1000"],
+        ["create owner=Root link=true", "run /bin/tokens", "store Some(777) example.org"],
         "runs once"
     );
 }
