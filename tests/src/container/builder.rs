@@ -23,6 +23,7 @@ pub struct ContainerBuilder {
     users: Vec<User>,
     stacks: BTreeMap<String, PamStack>,
     debian_pam: bool,
+    check_root_keys: bool,
     pam_profiles: Vec<(String, String)>,
     enabled_profiles: Vec<String>,
     krb5_conf: Option<String>,
@@ -57,6 +58,16 @@ impl ContainerBuilder {
     /// shipped stacks that `@include` the system's.
     pub fn debian_pam(mut self) -> Self {
         self.debian_pam = true;
+        self
+    }
+
+    /// At teardown, also check that root owns no more live keys than when
+    /// the container started (revoked keys awaiting the collector aside):
+    /// nothing a login made for root outlived it. The count is global, so
+    /// such a container waits for every other container of the test process
+    /// to end and runs alone.
+    pub fn check_root_keys(mut self) -> Self {
+        self.check_root_keys = true;
         self
     }
 
@@ -136,6 +147,9 @@ impl ContainerBuilder {
     /// in new namespaces and wait until it is ready, then start services.
     /// Needs root (namespaces, mounts, chown); says so otherwise.
     pub fn start(self) -> Result<Container> {
+        // Before anything of this container exists (and before the clock
+        // starts: this may wait for other containers): root's key baseline.
+        let root_keys = super::RootKeyHold::take(self.check_root_keys)?;
         let began = Instant::now();
         if !nix::unistd::geteuid().is_root() {
             return Err(Error::new(
@@ -160,6 +174,7 @@ impl ContainerBuilder {
         let dir = rootfs::new_dir()?;
         // From here on the Container owns the directory and cleans it up on error.
         let mut container = Container::new(dir.clone(), users, leases);
+        container.root_keys = Some(root_keys);
         let mut stacks: BTreeMap<String, PamStack> = if self.debian_pam {
             let staging = dir.join("pam-auth-update");
             pam_auth_update::debian_stacks(

@@ -64,6 +64,30 @@ pub use users::{User, UserRecord};
 
 use uids::UidLease;
 
+/// Containers of one test process share this lock: each holds it shared,
+/// except one that checks root's key count (a global figure), which holds it
+/// alone, so no other container's keys come and go meanwhile. (cargo runs
+/// test binaries one after another, so one process is the whole scope.)
+static ROOT_KEY_LOCK: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
+/// This container's hold on [`ROOT_KEY_LOCK`].
+enum RootKeyHold {
+    Shared(#[allow(dead_code)] std::sync::RwLockReadGuard<'static, ()>),
+    Alone(#[allow(dead_code)] std::sync::RwLockWriteGuard<'static, ()>, teardown::RootKeys),
+}
+
+impl RootKeyHold {
+    fn take(alone: bool) -> Result<Self> {
+        // A poisoned lock only means another test panicked while holding it.
+        if alone {
+            let guard = ROOT_KEY_LOCK.write().unwrap_or_else(|e| e.into_inner());
+            Ok(RootKeyHold::Alone(guard, teardown::root_keys()?))
+        } else {
+            Ok(RootKeyHold::Shared(ROOT_KEY_LOCK.read().unwrap_or_else(|e| e.into_inner())))
+        }
+    }
+}
+
 /// Debian's PAM stacks for use on the host (by libpam tests that run
 /// `pam_start_confdir` on a directory of them): the packages' stock service
 /// files and `common-*` from pam-auth-update over the host's installed
@@ -84,6 +108,7 @@ pub struct Container {
     dir: PathBuf,
     users: Vec<UserRecord>,
     _leases: Vec<UidLease>,
+    root_keys: Option<RootKeyHold>,
     host_pid: u32,
     unshare: Option<Child>,
     init_stdin: Option<ChildStdin>,
@@ -104,6 +129,7 @@ impl Container {
             dir,
             users,
             _leases: leases,
+            root_keys: None,
             host_pid: 0,
             unshare: None,
             init_stdin: None,
@@ -312,11 +338,20 @@ impl Container {
         let dir_name = self.dir.to_string_lossy().into_owned();
         let mounts = teardown::check_mounts(&dir_name);
         let keys = teardown::check_keys(&self.users, &mut report);
+        let root_keys = match self.root_keys.take() {
+            Some(RootKeyHold::Alone(guard, baseline)) => {
+                let checked = teardown::check_root_keys(&baseline);
+                drop(guard);
+                checked
+            }
+            Some(RootKeyHold::Shared(_)) | None => Ok(()),
+        };
         let removed =
             std::fs::remove_dir_all(&self.dir).map_err(error::io_context(format!("removing {dir_name}")));
         processes?;
         mounts?;
         keys?;
+        root_keys?;
         removed?;
         Ok(report)
     }

@@ -168,6 +168,54 @@ pub(crate) fn check_keys(users: &[UserRecord], report: &mut TeardownReport) -> R
     }
 }
 
+/// Root's keys as the kernel counts them (/proc/key-users), less those
+/// revoked and waiting for the collector (revoked keys stay until
+/// `gc_delay`, 300 s by default), with the lines of root's keys that root may
+/// view in /proc/keys, for the report.
+pub(crate) struct RootKeys {
+    live: usize,
+    lines: Vec<String>,
+}
+
+/// Read [`RootKeys`] now.
+pub(crate) fn root_keys() -> Result<RootKeys> {
+    let count = key_count(0)?;
+    let text = fs::read_to_string("/proc/keys").map_err(|e| Error::new(format!("/proc/keys: {e}")))?;
+    let lines: Vec<String> =
+        text.lines().filter(|l| l.split_whitespace().nth(5) == Some("0")).map(str::to_owned).collect();
+    let revoked = lines.iter().filter(|l| is_revoked(l)).count();
+    Ok(RootKeys { live: count.saturating_sub(revoked), lines })
+}
+
+/// Wait until root owns no more live keys than at `baseline`: nothing a
+/// login made for root (PAG keyrings, markers, tokens) outlived it. Only
+/// meaningful while no other container runs (the count is global): the
+/// harness runs such containers alone.
+pub(crate) fn check_root_keys(baseline: &RootKeys) -> Result<()> {
+    let deadline = Instant::now() + KEY_GC_WAIT;
+    loop {
+        let now = root_keys()?;
+        if now.live <= baseline.live {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            let new: Vec<&String> = now
+                .lines
+                .iter()
+                .filter(|l| !is_revoked(l))
+                .filter(|l| {
+                    !baseline.lines.iter().any(|b| b.split_whitespace().next() == l.split_whitespace().next())
+                })
+                .collect();
+            return Err(Error::new(format!(
+                "root owns {} live keys after teardown, {} before the container started; new ones root may view: {new:?}",
+                now.live, baseline.live
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
