@@ -47,6 +47,10 @@ pub trait Kernel {
     /// their possessors can read and drop but not keep or change; otherwise
     /// (a hook run without root) as the caller's own. The type each got.
     fn store_tokens(&mut self, keyring: Option<i32>, tokens: &[Token]) -> Vec<pag::Result<KeyType>>;
+    /// Whether the module runs as root (effective uid 0).
+    fn is_root(&self) -> bool;
+    /// The PAG the calling process is in, if it is in one.
+    fn current_pag(&self) -> Option<i32>;
     /// lstat(2) `path`: its owner and whether it is a symbolic link.
     fn lstat(&self, path: &std::path::Path) -> Result<PathInfo, String>;
     /// Run the token program with a pipe at `PAG_TOKEN_FD` to hand its
@@ -95,6 +99,14 @@ impl Kernel for System {
         let store = TokenStore::new(keyring.map_or(Special::Session.serial(), KeySerial));
         let mask = if nix::unistd::geteuid().is_root() { perm::STORED_TOKEN } else { perm::TOKEN };
         tokens.iter().map(|t| store.add_as_with(t, KeyTypeChoice::Auto, mask).map(|(_, used)| used)).collect()
+    }
+
+    fn is_root(&self) -> bool {
+        nix::unistd::geteuid().is_root()
+    }
+
+    fn current_pag(&self) -> Option<i32> {
+        pag::current().ok()?.pag().map(|p| p.keyring().0)
     }
 
     fn lstat(&self, path: &std::path::Path) -> Result<PathInfo, String> {

@@ -156,6 +156,13 @@ fn cstring(what: &str, text: &str) -> Result<CString, String> {
 }
 
 fn start(spec: &Run, pid_namespace: bool) -> Result<Started, String> {
+    // A hook called without root (a screen locker's setcred REFRESH) runs
+    // the program as the caller it already is; anyone else cannot.
+    let euid = nix::unistd::geteuid();
+    let privileged = euid.is_root();
+    if !privileged && euid.as_raw() != spec.uid {
+        return Err(format!("the module runs as uid {euid}, neither root nor the user {}", spec.uid));
+    }
     let name = cstring("the user name", &spec.user)?;
     let groups = getgrouplist(&name, Gid::from_raw(spec.gid))
         .map_err(|e| format!("cannot list the groups of the user: {}", e.desc()))?;
@@ -213,6 +220,7 @@ fn start(spec: &Run, pid_namespace: bool) -> Result<Started, String> {
         fds: &fds,
         status_fd,
         cpu_seconds,
+        privileged,
     };
     let (pid, containment) = match pid_namespace.then(|| sys::spawn(&plan, true)) {
         Some(Ok(pid)) => (pid, Containment::PidNamespace),

@@ -246,14 +246,27 @@ impl Call<'_, '_> {
     fn refresh(&mut self) -> Code {
         let who = self.who();
         let state = self.handle.state().unwrap_or_default();
-        if !state.established || state.closed || (state.pag.is_none() && !self.options.nopag) {
-            self.log.debug(&format!("{who}: no session of this handle to refresh"));
-            return pam::IGNORE;
-        }
+        let pag = if !state.established || state.closed || (state.pag.is_none() && !self.options.nopag) {
+            // A screen locker (running as the user, a handle of its own)
+            // refreshes the PAG it runs in, with only the user's rights:
+            // tokens the user's own, stored where the user could store them.
+            match (self.kernel.is_root(), self.kernel.current_pag()) {
+                (false, Some(pag)) if !self.options.notokens => {
+                    self.log.debug(&format!("{who}: refreshing the tokens of the caller's PAG {pag}"));
+                    Some(pag)
+                }
+                _ => {
+                    self.log.debug(&format!("{who}: no session of this handle to refresh"));
+                    return pam::IGNORE;
+                }
+            }
+        } else {
+            state.pag
+        };
         if self.options.notokens {
             return pam::IGNORE;
         }
-        match self.tokens(state.pag) {
+        match self.tokens(pag) {
             Ok(()) | Err(TokensSkipped) => pam::SUCCESS,
             Err(_) if self.options.tokens_required => self.hook.failure(),
             Err(_) => pam::SUCCESS,

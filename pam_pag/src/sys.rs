@@ -102,6 +102,11 @@ pub struct Plan<'a> {
     pub status_fd: RawFd,
     /// RLIMIT_CPU, seconds.
     pub cpu_seconds: u64,
+    /// The module runs as root and switches to the user (the normal case);
+    /// false when it already runs as the user (a hook called without root,
+    /// such as a screen locker's setcred REFRESH): then the program keeps the
+    /// caller's ids and gets a session keyring of the caller's.
+    pub privileged: bool,
 }
 
 /// A duplicate of `fd` numbered at least `min`, close-on-exec.
@@ -219,7 +224,9 @@ fn child(p: &Prepared<'_, '_>) -> isize {
     // application's real uid may be a user's, under sudo), so that the
     // program never runs in the PAG nor in any keyring of the login.
     let root = 0;
-    check(raw(libc::SYS_setresuid, root, root, root), Stage::BecomeRoot);
+    if plan.privileged {
+        check(raw(libc::SYS_setresuid, root, root, root), Stage::BecomeRoot);
+    }
     // Both are raw keyctl(2) calls that neither allocate nor lock (their
     // error values are plain data).
     let keyring = match pag::sys::join_new_session_keyring() {
@@ -236,9 +243,13 @@ fn child(p: &Prepared<'_, '_>) -> isize {
     // SAFETY: as above.
     check(unsafe { libc::setrlimit(libc::RLIMIT_CORE, &core) }.into(), Stage::Rlimit);
     // Groups, then gid, then uid (real, effective and saved): no way back.
-    // SAFETY: setgroups reads `groups.len()` gids from the parent-prepared slice.
-    let ret = unsafe { libc::syscall(libc::SYS_setgroups, plan.groups.len(), plan.groups.as_ptr()) };
-    check(ret, Stage::Setgroups);
+    // Without privilege only the uid step applies (setting all three to
+    // the caller's own uid, which drops a different saved uid).
+    if plan.privileged {
+        // SAFETY: setgroups reads `groups.len()` gids from the parent-prepared slice.
+        let ret = unsafe { libc::syscall(libc::SYS_setgroups, plan.groups.len(), plan.groups.as_ptr()) };
+        check(ret, Stage::Setgroups);
+    }
     let gid = libc::c_ulong::from(plan.gid);
     check(raw(libc::SYS_setresgid, gid, gid, gid), Stage::Setresgid);
     let uid = libc::c_ulong::from(plan.uid);

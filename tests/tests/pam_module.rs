@@ -1084,3 +1084,51 @@ fn the_su_l_example_stack_works() {
         ])
     );
 }
+
+/// A hook run without root (a screen locker's setcred REFRESH, in a handle
+/// of its own) does what the user could do: the program runs as the caller
+/// (no PID namespace: that needs root), and the tokens it hands back go into
+/// the PAG the caller is in, owned by the user. The login's root-owned token
+/// is replaced in one step.
+#[test]
+fn a_refresh_without_root_stores_user_owned_tokens_in_the_callers_pag() {
+    let l = lab(40);
+    let program = env!("CARGO_BIN_EXE_hand-back");
+    let args = format!("debug program={program} program_arg=example.org");
+    l.service(&format!("auth optional MODULE {args}\nsession required MODULE {args}\n"));
+    let token = "user-sh:keyctl rdescribe $(keyctl search @s user afs@example.org) | cut -d';' -f1,2,4,5";
+    let r = l.drive(&[
+        "putenv:KRB5CCNAME=KCM:",
+        "open_session",
+        token,
+        "become-user",
+        "restart",
+        "putenv:KRB5CCNAME=KCM:",
+        "setcred:refresh",
+        token,
+        "end",
+    ]);
+    let steps: Vec<&String> = r.steps.iter().filter(|s| !s.ends_with(": exit 0")).collect();
+    assert_eq!(
+        steps,
+        [
+            "putenv:KRB5CCNAME=KCM:: 0 Success",
+            "open_session: 0 Success",
+            "user;0;0b110000;afs@example.org",
+            "become-user: ok",
+            "restart: 0",
+            "putenv:KRB5CCNAME=KCM:: 0 Success",
+            "setcred:refresh: 0 Success",
+            &format!("user;{};3f000000;afs@example.org", l.uid),
+            "end: 0",
+        ],
+        "{:#?}",
+        r.syslog
+    );
+    assert!(
+        r.syslog.iter().any(|s| s.contains("refreshing the tokens of the caller's PAG N")),
+        "{:#?}",
+        r.syslog
+    );
+    assert!(r.syslog.iter().any(|s| s.contains("ran in its own process group only")), "{:#?}", r.syslog);
+}

@@ -68,6 +68,8 @@ struct FakeKernel {
     runs: Vec<Run>,
     handback: fn() -> Handback,
     store_fails: bool,
+    root: bool,
+    current_pag: Option<i32>,
 }
 
 /// What our aklog hands back for the site's cell.
@@ -89,6 +91,8 @@ impl Default for FakeKernel {
             runs: Vec::new(),
             handback: one_token,
             store_fails: false,
+            root: true,
+            current_pag: None,
         }
     }
 }
@@ -135,6 +139,12 @@ impl Kernel for FakeKernel {
                 }
             })
             .collect()
+    }
+    fn is_root(&self) -> bool {
+        self.root
+    }
+    fn current_pag(&self) -> Option<i32> {
+        self.current_pag
     }
     fn lstat(&self, path: &std::path::Path) -> Result<PathInfo, String> {
         match path.to_str() {
@@ -607,4 +617,25 @@ fn login_order_tokens_wait_for_the_ticket_from_a_later_setcred() {
         ["create owner=Root link=true", "run /bin/tokens", "store Some(777) example.org"],
         "runs once"
     );
+}
+
+#[test]
+fn a_screen_locker_refreshes_the_pag_it_runs_in_with_the_users_rights() {
+    // Not root, a handle that opened nothing, inside a PAG: refresh there.
+    let mut s = Script::new();
+    s.kernel.root = false;
+    s.kernel.current_pag = Some(4242);
+    s.handle.env = vec![("KRB5CCNAME".into(), "KCM:".into())];
+    assert_eq!(s.call(Hook::Setcred(Cred::Refresh), &[]), pam::SUCCESS);
+    assert_eq!(s.kernel.calls, ["run /bin/tokens", "store Some(4242) example.org"]);
+    // Root with no session of this handle (sudo's REINITIALIZE before
+    // open_session), or a user outside any PAG: nothing to refresh.
+    for (root, current) in [(true, Some(4242)), (false, None)] {
+        let mut s = Script::new();
+        s.kernel.root = root;
+        s.kernel.current_pag = current;
+        s.handle.env = vec![("KRB5CCNAME".into(), "KCM:".into())];
+        assert_eq!(s.call(Hook::Setcred(Cred::Refresh), &[]), pam::IGNORE);
+        assert!(s.kernel.calls.is_empty(), "{:?}", s.kernel.calls);
+    }
 }

@@ -12,7 +12,9 @@
 //! sshd's child does before its second setcred), `fork` ... `join` (the
 //! steps between run in a child process), `wait-stdin` (print `ready`, block
 //! until stdin closes), `ignore-sigchld`, `sigchld` (print whether SIGCHLD
-//! is ignored), `end`.
+//! is ignored), `become-user` (drop to USER for good: groups, gid, uid, as a
+//! screen locker runs), `restart` (pam_end the handle and start a new one,
+//! as a second application of the same process would), `end`.
 //! `--private` enters a private mount namespace (implied by `--add-user`
 //! and `--syslog`); `--syslog` captures /dev/log there and prints each line
 //! as `syslog <facility>.<severity> <tag>: <message>` at the end.
@@ -183,6 +185,18 @@ fn drive(args: &Args) -> ExitCode {
             println!("end: {code}");
             return ExitCode::SUCCESS;
         }
+        if step == "restart" {
+            let code = pam.end();
+            pam = match Pam::start(&args.service, &args.user, args.confdir.as_deref()) {
+                Ok(p) => p,
+                Err(e) => {
+                    println!("restart: {}", e.0);
+                    return ExitCode::from(1);
+                }
+            };
+            println!("restart: {code}");
+            continue;
+        }
         run_step(&mut pam, args, step);
     }
     ExitCode::SUCCESS
@@ -204,6 +218,13 @@ fn fork_child() -> Child {
             std::process::exit(1);
         }
     }
+}
+
+/// Drop to `u` for good, as an application running as the user is.
+fn become_user(u: &User) -> nix::Result<()> {
+    nix::unistd::setgroups(&[u.gid])?;
+    nix::unistd::setresgid(u.gid, u.gid, u.gid)?;
+    nix::unistd::setresuid(u.uid, u.uid, u.uid)
 }
 
 fn show(code: i32, pam: &Pam) -> String {
@@ -236,6 +257,13 @@ fn run_step(pam: &mut Pam, args: &Args, step: &str) {
             Some(u) => match CString::new(args.user.as_str()).map(|n| nix::unistd::initgroups(&n, u.gid)) {
                 Ok(Ok(())) => "ok".to_owned(),
                 other => format!("failed: {other:?}"),
+            },
+            None => "no such user".to_owned(),
+        },
+        "become-user" => match user(&args.user) {
+            Some(u) => match become_user(&u) {
+                Ok(()) => "ok".to_owned(),
+                Err(e) => format!("failed: {e}"),
             },
             None => "no such user".to_owned(),
         },
