@@ -61,8 +61,13 @@ impl PamStack {
     /// The stack for `su`/`su-l`: root needs no password (pam_rootok), others
     /// authenticate by pam_unix.
     pub fn su() -> Self {
-        let rootok = Self::new().auth("sufficient", "pam_rootok.so");
-        rootok.extend(Self::unix())
+        Self::su_auth_only().session("required", "pam_unix.so")
+    }
+
+    /// [`PamStack::su`] without session lines: the base a test adds its
+    /// own `session` lines to.
+    pub fn su_auth_only() -> Self {
+        Self::new().auth("sufficient", "pam_rootok.so").extend(Self::unix_auth())
     }
 
     /// Add `auth <control> <module and arguments>`.
