@@ -164,13 +164,7 @@ mod tests {
     use super::*;
 
     fn alice() -> UserEntry {
-        UserEntry {
-            name: "alice".into(),
-            uid: 1000,
-            gid: 100,
-            home: "/home/alice".into(),
-            shell: "/bin/bash".into(),
-        }
+        UserEntry::alice()
     }
 
     fn fs(path: &Path) -> Result<PathInfo, String> {

@@ -25,6 +25,20 @@ pub struct UserEntry {
     pub shell: String,
 }
 
+#[cfg(test)]
+impl UserEntry {
+    /// The user the unit tests log in.
+    pub(crate) fn alice() -> Self {
+        UserEntry {
+            name: "alice".into(),
+            uid: 1000,
+            gid: 100,
+            home: "/home/alice".into(),
+            shell: "/bin/bash".into(),
+        }
+    }
+}
+
 /// What lstat(2) says about a path (for KRB5CCNAME checks).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PathInfo {

@@ -48,13 +48,7 @@ impl PamHandle for FakeHandle {
 }
 
 fn alice() -> UserEntry {
-    UserEntry {
-        name: "alice".into(),
-        uid: 1000,
-        gid: 100,
-        home: "/home/alice".into(),
-        shell: "/bin/bash".into(),
-    }
+    UserEntry::alice()
 }
 
 struct FakeKernel {
