@@ -76,6 +76,11 @@ fn as_ids<T>(ids: Ids, f: impl FnOnce() -> Result<T>) -> Result<T> {
     } else {
         (uids.effective, gids.effective)
     };
+    // Already so (sshd and login run with real uid 0): nothing to switch.
+    let (uid, gid) = (Uid::from_raw(ids.uid), Gid::from_raw(ids.gid));
+    if (uids.real, uids.effective, gids.real, gids.effective) == (uid, euid, gid, egid) {
+        return f();
+    }
     let switched = setresgid(Gid::from_raw(ids.gid), egid, gids.saved)
         .and_then(|()| setresuid(Uid::from_raw(ids.uid), euid, uids.saved));
     let result = switched.map_err(switch_error).and_then(|()| f());
