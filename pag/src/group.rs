@@ -62,6 +62,7 @@ pub struct Pag {
     owner: Owner,
     marker_uid: u32,
     official: bool,
+    user: Option<u32>,
 }
 
 impl Pag {
@@ -96,6 +97,12 @@ impl Pag {
     /// marker, which no user process can create, copy or change.
     pub fn is_official(&self) -> bool {
         self.official
+    }
+
+    /// The uid of the user whose login (or own tool) the PAG was made for,
+    /// as its marker says: what a daemon cross-checks a peer's uid against.
+    pub fn user(&self) -> Option<u32> {
+        self.user
     }
 
     /// The tokens in this PAG.
@@ -162,7 +169,8 @@ pub fn probe() -> Result<()> {
 pub fn create(options: &CreateOptions) -> Result<Pag> {
     probe()?;
     let keyring = join_new()?;
-    finish(keyring, perm::OWN_PAG_KEYRING, options).map_err(|e| revoke_half_made(keyring, e))
+    let user = nix::unistd::getuid().as_raw();
+    finish(keyring, perm::OWN_PAG_KEYRING, user, options).map_err(|e| revoke_half_made(keyring, e))
 }
 
 /// Join a new anonymous session keyring: the first half of [`create`], for
@@ -175,12 +183,13 @@ pub fn join_new() -> Result<KeySerial> {
 /// permissions `mask` ([`perm::PAG_KEYRING`] for a login's,
 /// [`perm::OWN_PAG_KEYRING`] for a user's own; neither leaves anybody the
 /// right to change them again), the marker (owned by the caller's effective
-/// uid), and `@u` if asked.
-pub fn finish(keyring: KeySerial, mask: u32, options: &CreateOptions) -> Result<Pag> {
+/// uid, naming the keyring and `user`, the uid the PAG is for), and `@u` if
+/// asked.
+pub fn finish(keyring: KeySerial, mask: u32, user: u32, options: &CreateOptions) -> Result<Pag> {
     let doing = "setting up the PAG keyring";
     sys::setperm(keyring, mask).map_err(|e| Error::keyring(doing, e))?;
 
-    let marker = sys::add_key("user", MARKER_DESCRIPTION, marker_payload(keyring).as_bytes(), keyring)
+    let marker = sys::add_key("user", MARKER_DESCRIPTION, marker_payload(keyring, user).as_bytes(), keyring)
         .map_err(|e| Error::keyring("adding the PAG marker", e))?;
     sys::setperm(marker, perm::MARKER).map_err(|e| Error::keyring("adding the PAG marker", e))?;
     let marker_uid = sys::describe(marker).map_err(|e| Error::keyring(doing, e))?.uid;
@@ -193,7 +202,7 @@ pub fn finish(keyring: KeySerial, mask: u32, options: &CreateOptions) -> Result<
         sys::link(user, keyring).map_err(|e| Error::keyring("linking the user keyring into the PAG", e))?;
     }
     let official = mask == perm::PAG_KEYRING && marker_uid == 0;
-    Ok(Pag { keyring, marker, owner, marker_uid, official })
+    Ok(Pag { keyring, marker, owner, marker_uid, official, user: Some(user) })
 }
 
 /// Revoke a keyring that could not be made a PAG; the error is `why`.
@@ -268,34 +277,44 @@ pub fn recognise(keyring: KeySerial) -> Result<Option<Pag>> {
             continue;
         }
         let Ok(payload) = sys::read(serial) else { continue };
-        if marker_names(&payload) != Some(keyring) {
-            continue;
-        }
+        let Some(says) = Marker::parse(&payload).filter(|m| m.keyring == keyring) else { continue };
         return Ok(Some(Pag {
             keyring,
             marker: serial,
             owner: Owner { uid: ring.uid, gid: ring.gid },
             marker_uid: d.uid,
             official: root_marker_allowed && d.uid == 0,
+            user: says.user,
         }));
     }
     Ok(None)
 }
 
 /// The marker says which keyring it was made for, so a marker that ends up
-/// in another keyring does not make that one a PAG.
-fn marker_payload(keyring: KeySerial) -> String {
+/// in another keyring does not make that one a PAG, and for which user.
+fn marker_payload(keyring: KeySerial, user: u32) -> String {
     let created = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    format!("{MARKER_MAGIC}\nkeyring {keyring}\ncreated {created}\npid {}\n", std::process::id())
+    format!("{MARKER_MAGIC}\nkeyring {keyring}\nuser {user}\ncreated {created}\npid {}\n", std::process::id())
 }
 
-fn marker_names(payload: &[u8]) -> Option<KeySerial> {
-    let text = std::str::from_utf8(payload).ok()?;
-    let mut lines = text.lines();
-    if lines.next()? != MARKER_MAGIC {
-        return None;
+/// What a marker's payload says.
+struct Marker {
+    keyring: KeySerial,
+    user: Option<u32>,
+}
+
+impl Marker {
+    fn parse(payload: &[u8]) -> Option<Marker> {
+        let text = std::str::from_utf8(payload).ok()?;
+        let mut lines = text.lines();
+        if lines.next()? != MARKER_MAGIC {
+            return None;
+        }
+        let field = |name: &str| text.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(' '));
+        let keyring = KeySerial(field("keyring")?.parse().ok()?);
+        let user = field("user").and_then(|u| u.parse().ok());
+        Some(Marker { keyring, user })
     }
-    lines.find_map(|l| l.strip_prefix("keyring ")).and_then(|s| s.parse().ok()).map(KeySerial)
 }
 
 #[cfg(test)]
@@ -303,10 +322,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn marker_payload_names_its_keyring() {
-        let p = marker_payload(KeySerial(12345));
-        assert_eq!(marker_names(p.as_bytes()), Some(KeySerial(12345)));
-        assert_eq!(marker_names(b"keyring 12345\n"), None);
-        assert_eq!(marker_names(b"pag-marker 1\nkeyring x\n"), None);
+    fn marker_payload_names_its_keyring_and_user() {
+        let p = marker_payload(KeySerial(12345), 1000);
+        let m = Marker::parse(p.as_bytes()).unwrap();
+        assert_eq!((m.keyring, m.user), (KeySerial(12345), Some(1000)));
+        assert!(Marker::parse(b"keyring 12345\n").is_none());
+        assert!(Marker::parse(b"pag-marker 1\nkeyring x\n").is_none());
+        assert!(Marker::parse(b"pag-marker 1\nkeyring 7\n").is_some_and(|m| m.user.is_none()));
     }
 }

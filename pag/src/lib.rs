@@ -17,6 +17,7 @@ pub mod config;
 pub mod error;
 pub mod group;
 pub mod login;
+pub mod peer;
 pub mod perm;
 #[allow(unsafe_code)]
 pub mod sys;

@@ -43,12 +43,13 @@ pub fn create_pag(login: &LoginPag) -> Result<Pag> {
     };
     let keyring = as_ids(joiner, group::join_new)?;
     let options = CreateOptions { link_user_keyring: false };
-    let finished = group::finish(keyring, crate::perm::PAG_KEYRING, &options).and_then(|pag| {
-        if login.link_user_keyring {
-            link_user_keyring_of(login.user)?;
-        }
-        Ok(pag)
-    });
+    let finished =
+        group::finish(keyring, crate::perm::PAG_KEYRING, login.user.uid, &options).and_then(|pag| {
+            if login.link_user_keyring {
+                link_user_keyring_of(login.user)?;
+            }
+            Ok(pag)
+        });
     finished.map_err(|e| group::revoke_half_made(keyring, e))
 }
 

@@ -389,6 +389,66 @@ pub fn adopt_inherited_fd(raw: std::os::fd::RawFd) -> Result<std::os::fd::OwnedF
     Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(raw) })
 }
 
+/// What the kernel recorded about the other end of a connected Unix socket
+/// when it connected (SO_PEERCRED, SO_PEERGROUPS): the peer cannot change
+/// it afterwards.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerCredentials {
+    /// Its pid.
+    pub pid: i32,
+    /// Its uid.
+    pub uid: u32,
+    /// Its gid.
+    pub gid: u32,
+    /// Supplementary groups.
+    pub groups: Vec<u32>,
+}
+
+/// Most supplementary groups the kernel allows a process (NGROUPS_MAX).
+const NGROUPS_MAX: usize = 65536;
+
+/// The peer of the connected Unix socket `fd`.
+pub fn peer_credentials(fd: std::os::fd::BorrowedFd<'_>) -> Result<PeerCredentials, Errno> {
+    use std::os::fd::AsRawFd;
+    let raw = fd.as_raw_fd();
+    let mut cred = libc::ucred { pid: 0, uid: 0, gid: 0 };
+    let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
+    // SAFETY: getsockopt writes at most `len` bytes into `cred`, a live local
+    // of exactly that size, and updates `len`.
+    let ret = unsafe {
+        libc::getsockopt(
+            raw,
+            libc::SOL_SOCKET,
+            libc::SO_PEERCRED,
+            (&mut cred as *mut libc::ucred).cast(),
+            &mut len,
+        )
+    };
+    if ret < 0 {
+        return Err(Errno::last());
+    }
+    // SO_PEERGROUPS: ask with a small buffer first; ERANGE says how much is needed.
+    let mut groups: Vec<libc::gid_t> = vec![0; 32];
+    loop {
+        let mut len = (groups.len() * std::mem::size_of::<libc::gid_t>()) as libc::socklen_t;
+        // SAFETY: getsockopt writes at most `len` bytes into the vector's
+        // buffer, which holds exactly that many, and updates `len`.
+        let ret = unsafe {
+            libc::getsockopt(raw, libc::SOL_SOCKET, libc::SO_PEERGROUPS, groups.as_mut_ptr().cast(), &mut len)
+        };
+        let count = len as usize / std::mem::size_of::<libc::gid_t>();
+        if ret == 0 {
+            groups.truncate(count);
+            break;
+        }
+        match Errno::last() {
+            Errno::ERANGE if count > groups.len() && count <= NGROUPS_MAX => groups.resize(count, 0),
+            errno => return Err(errno),
+        }
+    }
+    Ok(PeerCredentials { pid: cred.pid, uid: cred.uid, gid: cred.gid, groups })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
