@@ -25,7 +25,7 @@ SECUREDIR  ?= $(or $(shell pkg-config --variable=securedir pam 2>/dev/null),$(if
 export PAM_PAG_AKLOG := $(BINDIR)/aklog
 
 RELEASE    := target/release
-BINARIES   := pagsh aklog tokens unlog
+BINARIES   := pagsh aklog tokens unlog pag
 
 .PHONY: all build install check bench clean-install-test
 
@@ -61,6 +61,7 @@ install: build
 	fi
 	install -D -m 0644 man/pam_pag.8 $(DESTDIR)$(MANDIR)/man8/pam_pag.8
 	install -D -m 0644 man/pam_pag.toml.5 $(DESTDIR)$(MANDIR)/man5/pam_pag.toml.5
+	install -D -m 0644 man/pag.8 $(DESTDIR)$(MANDIR)/man8/pag.8
 	for page in pagsh aklog tokens unlog; do \
 	    install -D -m 0644 man/$$page.1 $(DESTDIR)$(MANDIR)/man1/$$page.1; \
 	done

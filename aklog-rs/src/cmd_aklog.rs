@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Parser;
-use pag::config::{check_name, parse_key_type, Config};
+use pag::config::{check_name, parse_key_type, Config, Section};
 use pag::token::handover::{self, HandedToken};
 use pag::token::{KeyType, KeyTypeChoice, Token};
 use pag::ErrorKind;
@@ -156,8 +156,8 @@ type Deliver<'a> = dyn FnMut(&Batch<'_, '_>, &mut Vec<Failure>) -> Result<(), Fa
 /// Fetch a token for every cell, hand them to `deliver`, and say how it went
 /// in OpenAFS's exit codes.
 fn fetch_then(cli: &Cli, debug: &dyn Fn(&str), deliver: &mut Deliver<'_>) -> Result<Exit, Failure> {
-    let config = Config::load_or_default(&pag::config::tool_path())
-        .map_err(|e| Failure::new(Exit::AfsConfig, e.to_string()))?;
+    let config =
+        Config::load_tool(Section::Aklog).map_err(|e| Failure::new(Exit::AfsConfig, e.to_string()))?;
     let cells = cells_to_use(cli, &config, debug)?;
     if let Some(problem) = cli.realm.as_deref().and_then(|r| check_name("realm", r)) {
         return Err(Failure::new(Exit::Usage, problem));

@@ -178,6 +178,13 @@ fn broken_config_exits_3_with_file_and_line() {
 }
 
 #[test]
+fn a_missing_file_named_by_pag_config_exits_3() {
+    let fx = fixture();
+    let out = fx.session(&fx.file_ccache("cc"), "PAG_CONFIG=/nonexistent/pam_pag.toml aklog -c example.org");
+    assert_fails(&out, 3, "/nonexistent/pam_pag.toml: cannot read the configuration named by PAG_CONFIG");
+}
+
+#[test]
 fn rxrpc_key_type_on_a_kernel_without_it_exits_5() {
     let fx = fixture();
     let out = fx.session(&fx.file_ccache("cc"), "aklog --key-type rxrpc -c example.org");

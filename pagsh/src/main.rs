@@ -13,7 +13,7 @@ mod sys;
 use std::process::ExitCode;
 
 use clap::Parser;
-use pag::config::Config;
+use pag::config::{Config, Section};
 use pag::token::Token;
 use pag::{CreateOptions, ErrorKind};
 
@@ -23,7 +23,8 @@ const EXIT_PAGSH_FAILED: u8 = 125;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
-    let config = match Config::load_or_default(&pag::config::tool_path()) {
+    // Only [pagsh] is read; a file named by PAG_CONFIG must exist.
+    let config = match Config::load_tool(Section::Pagsh) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("pagsh: {e}");

@@ -16,7 +16,8 @@ use pag::token::{KeyType, Token, TokenStore};
 /// An unprivileged uid/gid with no other processes or keys of its own.
 const NOBODY: u32 = 65534;
 /// A config path that does not exist: the defaults, whatever the host has.
-const NO_CONFIG: &str = "/nonexistent/pam_pag.toml";
+/// An empty file: the defaults (a file named by PAG_CONFIG must exist).
+const NO_CONFIG: &str = "/dev/null";
 
 fn fresh_session() -> KeySerial {
     sys::join_new_session_keyring().expect("joining a fresh session keyring for the test")
@@ -339,6 +340,27 @@ fn a_broken_config_file_is_named_with_line_and_key() {
     let err = stderr(&o);
     let expected = format!("pagsh: {}:3:1: key `pagsh.link_user_keyrings`: ", file.display());
     assert!(err.starts_with(&expected), "{err}");
+}
+
+#[test]
+fn a_missing_file_named_by_pag_config_is_an_error() {
+    let o = run(pagsh().env("PAG_CONFIG", "/nonexistent/pam_pag.toml").args(["--", "echo", "ran"]));
+    assert_eq!(o.status.code(), Some(125));
+    assert_eq!(
+        stderr(&o).trim_end(),
+        "pagsh: /nonexistent/pam_pag.toml: cannot read the configuration named by PAG_CONFIG: No such file \
+         or directory (only the default /etc/security/pam_pag.toml may be absent)"
+    );
+    assert!(stdout(&o).is_empty());
+}
+
+#[test]
+fn pagsh_reads_only_its_own_section() {
+    fresh_session();
+    let file = tempdir("config-other").join("pam_pag.toml");
+    std::fs::write(&file, "[aklog]\ncells = \"example.org\"\n[pam]\nbogus = 1\n").unwrap();
+    let o = run(pagsh().env("PAG_CONFIG", &file).args(["--", "echo", "ran"]));
+    assert_eq!((o.status.code(), stdout(&o).as_str()), (Some(0), "ran"), "{}", stderr(&o));
 }
 
 #[test]

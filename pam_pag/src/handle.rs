@@ -26,6 +26,9 @@ pub struct SessionState {
     /// The user the session was set up for, so later hooks of this handle
     /// need no second password-database lookup when PAM_USER is unchanged.
     pub user: Option<UserEntry>,
+    /// Configuration problems (a broken file, a bad argument) already
+    /// logged for this session: each is said once, not by every hook.
+    pub reported: Vec<String>,
 }
 
 /// The PAM handle of one call.

@@ -5,7 +5,9 @@
 use std::path::PathBuf;
 
 use pag::config::pam::{program_env_refusal, KeyringOwner, OnClose, OnKeyringUnavailable};
-use pag::config::{self, Config, ConfigError, PamSettings};
+#[cfg(test)]
+use pag::config::Config;
+use pag::config::{self, ConfigError, Document, PamSettings, Presence};
 
 /// The token program unless configured: our aklog, at the path the build
 /// was told (`PAM_PAG_AKLOG`, set by `make` from PREFIX).
@@ -60,6 +62,14 @@ impl Default for Options {
 }
 
 impl Options {
+    /// What a session gets when its configuration is broken: isolation
+    /// never depends on the configuration, so a PAG with the built-in
+    /// defaults; but no token program, whose path, arguments and cells
+    /// came from the configuration that could not be read.
+    pub fn fail_safe() -> Self {
+        Options { notokens: true, ..Options::default() }
+    }
+
     /// Apply one layer; what it leaves unset keeps its earlier value.
     fn apply(&mut self, layer: &PamSettings) {
         fn set<T: Clone>(to: &mut T, from: &Option<T>) {
@@ -256,16 +266,22 @@ impl std::fmt::Display for OptionsError {
     }
 }
 
-/// The defaults, then the file, then its section for `service`, then the
-/// arguments. Without `config=`, a missing default file means "no file";
-/// a file named by `config=` must exist.
+/// The defaults, then the file's `[pam]` (and nothing else of it: a mistake
+/// in `[aklog]` or `[pagsh]` never touches a login), then its section for
+/// `service`, then the arguments. Without `config=`, a missing default file
+/// means "no file"; a file named by `config=` must exist.
 pub fn resolve(arguments: &Arguments, service: &str) -> Result<Options, OptionsError> {
-    let config = match &arguments.config {
-        Some(path) => Config::load(path),
-        None => Config::load_or_default(std::path::Path::new(config::DEFAULT_PATH)),
-    }
-    .map_err(OptionsError::Config)?;
-    Ok(merge(&config.pam, service, &arguments.settings))
+    let (path, presence) = match &arguments.config {
+        Some(path) => (path.clone(), Presence::NamedBy("config=")),
+        None => (PathBuf::from(config::DEFAULT_PATH), Presence::MayBeAbsent),
+    };
+    let pam = match Document::read(&path, presence).map_err(OptionsError::Config)? {
+        Some(document) => document.pam().map_err(|errors| {
+            OptionsError::Config(config::first_error(errors).expect("an Err carries at least one error"))
+        })?,
+        None => PamSettings::default(),
+    };
+    Ok(merge(&pam, service, &arguments.settings))
 }
 
 /// Merge the layers (pure; [`resolve`] adds the file reading).
@@ -410,6 +426,10 @@ mod tests {
     fn explicit_config_file_must_exist() {
         let a = parse_arguments(&args(&["config=/nonexistent/pam_pag.toml"])).unwrap();
         let e = resolve(&a, "sshd").unwrap_err();
-        assert!(e.to_string().starts_with("/nonexistent/pam_pag.toml: "), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with("/nonexistent/pam_pag.toml: cannot read the configuration named by config=: "),
+            "{e}"
+        );
     }
 }

@@ -81,26 +81,36 @@ pub fn run(
     }
     let service = handle.service().unwrap_or_else(|| "unknown".to_owned());
     let mut log = Log::new(&service, hook.facility(), sink);
-    let arguments = match options::parse_arguments(args) {
-        Ok(a) => a,
-        Err(e) => {
+    // Fail safe: a bad argument or a broken file never stops the PAG; the
+    // session gets the built-in defaults and no token program, and the
+    // problem is logged once per session (not by every hook).
+    let (options, problem) = match options::parse_arguments(args) {
+        Err(e) => (Options::fail_safe(), Some(OptionsError::Argument(e).to_string())),
+        Ok(arguments) => {
+            for unknown in &arguments.unknown {
+                log.error(&format!("ignoring unknown module argument `{unknown}`"));
+            }
+            match resolve(&arguments, &service) {
+                Ok(o) => (o, None),
+                Err(e) => (Options::fail_safe(), Some(e.to_string())),
+            }
+        }
+    };
+    if let Some(problem) = problem {
+        let mut state = handle.state().unwrap_or_default();
+        // A handle that closed a session and now opens another says it again.
+        let new_session = state.closed && matches!(hook, Hook::OpenSession | Hook::Setcred(Cred::Establish));
+        if new_session || !state.reported.contains(&problem) {
             log.error(&format!(
-                "{}; refusing to run with a half-applied configuration",
-                OptionsError::Argument(e)
+                "{problem}; this session gets a PAG with the built-in defaults and no token program"
             ));
-            return pam::SERVICE_ERR;
+            if !state.reported.contains(&problem) {
+                state.reported.push(problem);
+            }
+            // Only the once-only logging depends on this being kept.
+            let _ = handle.set_state(state);
         }
-    };
-    for unknown in &arguments.unknown {
-        log.error(&format!("ignoring unknown module argument `{unknown}`"));
     }
-    let options = match resolve(&arguments, &service) {
-        Ok(o) => o,
-        Err(e) => {
-            log.error(&format!("{e}; refusing to run with a half-applied configuration"));
-            return pam::SERVICE_ERR;
-        }
-    };
     log.set_debug(options.debug);
     let name = match handle.user() {
         Ok(n) => n,
@@ -158,8 +168,9 @@ impl Call<'_, '_> {
         let who = self.who();
         let mut state = self.handle.state().unwrap_or_default();
         if state.closed {
-            // A new session on a handle whose last one was closed: start afresh.
-            state = SessionState::default();
+            // A new session on a handle whose last one was closed: start
+            // afresh (what was logged about the configuration stays said).
+            state = SessionState { reported: std::mem::take(&mut state.reported), ..SessionState::default() };
         }
         if state.established {
             match state.pag {

@@ -105,3 +105,17 @@ pub fn add_users(scratch: &Path, users: &[TestUser]) -> io::Result<()> {
     }
     Ok(())
 }
+
+/// Put `file` at the module's default configuration path,
+/// `/etc/security/pam_pag.toml`, in this namespace only: a copy of
+/// `/etc/security` with the file added is bound over the original, so a test
+/// can run stacks whose pam_pag lines carry no arguments, as shipped.
+pub fn pam_pag_toml_at_default(scratch: &Path, file: &Path) -> io::Result<()> {
+    let copy = scratch.join("etc-security");
+    let status = std::process::Command::new("cp").arg("-a").arg("/etc/security").arg(&copy).status()?;
+    if !status.success() {
+        return Err(io::Error::other(format!("cp -a /etc/security {}: {status}", copy.display())));
+    }
+    fs::copy(file, copy.join("pam_pag.toml"))?;
+    bind(&copy, Path::new("/etc/security"))
+}

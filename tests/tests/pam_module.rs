@@ -558,21 +558,14 @@ fn krb5ccname_is_checked_and_only_the_pam_one_is_used() {
 }
 
 #[test]
-fn program_env_with_a_dangerous_name_is_a_config_error() {
+fn program_env_with_a_dangerous_name_is_an_argument_error_that_fails_safe() {
     let l = lab(30);
-    let r = config_case(&l, "[pam]\nprogram_env = [\"AKLOG_DEBUG\", \"LD_PRELOAD\"]\n");
-    assert_eq!(r.steps[0], "open_session: 3 Error in service module");
-    assert!(
-        r.syslog[0].starts_with(
-            "3 pam_pag(svc:session): $DIR/pam_pag.toml:2:1: key `pam.program_env`: `LD_PRELOAD` may not be passed"
-        ),
-        "{:?}",
-        r.syslog
-    );
-    l.service("session required MODULE program_env=KRB5_CONFIG\n");
+    l.service("session required MODULE program_env=KRB5_CONFIG always_aklog\n");
     let r = l.drive(&["open_session", "end"]);
-    assert_eq!(r.steps[0], "open_session: 3 Error in service module");
+    assert_eq!(r.steps[0], "open_session: 0 Success");
     assert!(r.syslog[0].starts_with("3 pam_pag(svc:session): module argument `program_env=KRB5_CONFIG`: `KRB5_CONFIG` may not be passed"), "{:?}", r.syslog);
+    assert!(r.syslog[0].ends_with(FAIL_SAFE), "{:?}", r.syslog);
+    assert_eq!(r.syslog[1], "6 pam_pag(svc:session): user $USER: created PAG N (keyring owned by root)");
 }
 
 /// Is a process whose command line contains `marker` alive?
@@ -736,29 +729,112 @@ fn config_case(l: &Lab, toml: &str) -> Run {
     l.drive(&["open_session", "end"])
 }
 
+/// What every fail-safe line ends with.
+const FAIL_SAFE: &str = "; this session gets a PAG with the built-in defaults and no token program";
+
+/// A service whose lines (auth and session) name the lab's config file and
+/// a token program that leaves a mark when it runs; sshd's order.
+fn fail_safe_case(l: &Lab, toml: &str, extra: &str) -> (Run, bool) {
+    std::fs::write(l.path().join("pam_pag.toml"), toml).unwrap();
+    let shared = l.path().join("shared");
+    let _ = std::fs::create_dir(&shared);
+    std::fs::set_permissions(&shared, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+    let mark = shared.join("ran");
+    let _ = std::fs::remove_file(&mark);
+    let ok = l.script("mark.sh", &hands_back_nothing(&format!("touch {}", mark.display())));
+    let cfg = l.path().join("pam_pag.toml");
+    let args = format!("config={} program={ok} always_aklog {extra}", cfg.display());
+    l.service(&format!(
+        "auth required pam_permit.so\nauth optional MODULE {args}\nsession required MODULE {args}\n"
+    ));
+    let r = l.drive(&["setcred:establish", "open_session", "show", "close_session", "setcred:delete", "end"]);
+    (r, mark.exists())
+}
+
 #[test]
-fn config_errors_fail_closed_with_file_line_and_column() {
+fn config_errors_fail_safe_a_pag_no_program_one_line_with_file_line_and_key() {
     let l = lab(16);
-    let refuse = "; refusing to run with a half-applied configuration";
-    let r = config_case(&l, "[pam]\ndebug = true\nbogus = 1\n");
-    assert_eq!(r.steps[0], "open_session: 3 Error in service module");
-    assert_eq!(r.syslog.len(), 1);
-    assert!(r.syslog[0].starts_with("3 pam_pag(svc:session): $DIR/pam_pag.toml:3:1: key `pam.bogus`: unknown field `bogus`, expected one of"), "{}", r.syslog[0]);
-    assert!(r.syslog[0].ends_with(refuse));
+    let created = "6 pam_pag(svc:setcred): user $USER: created PAG N (keyring owned by root)";
+    let closed =
+        "6 pam_pag(svc:session): user $USER: session closed, left PAG N (notokens, nothing to unlog)";
+    for (toml, error) in [
+        (
+            "[pam]\ndebug = true\nbogus = 1\n",
+            "$DIR/pam_pag.toml:3:1: key `pam.bogus`: unknown field `bogus`, expected one of",
+        ),
+        (
+            "[pam]\ntimeout = \"10\"\n",
+            "$DIR/pam_pag.toml:2:1: key `pam.timeout`: invalid type: string \"10\", expected u32",
+        ),
+        ("[pam\n", "$DIR/pam_pag.toml:1:5: invalid table header; expected `.`, `]`"),
+        (
+            "[pam.service.svc]\nprogram = \"aklog\"\n",
+            "$DIR/pam_pag.toml:2:1: key `pam.service.svc.program`: must be an absolute path",
+        ),
+        (
+            "[pam]\nprogram_env = [\"AKLOG_DEBUG\", \"LD_PRELOAD\"]\n",
+            "$DIR/pam_pag.toml:2:1: key `pam.program_env`: `LD_PRELOAD` may not be passed",
+        ),
+    ] {
+        let (r, ran) = fail_safe_case(&l, toml, "");
+        assert!(!ran, "{toml:?}: the token program ran");
+        assert_eq!(
+            r.steps[..3],
+            strings(&[
+                "setcred:establish: 0 Success",
+                "open_session: 0 Success",
+                "show: pag N owner 0 marker_uid 0 uid 0 euid 0"
+            ]),
+            "{toml:?}"
+        );
+        assert_eq!(r.syslog.len(), 3, "{toml:?}: {:#?}", r.syslog);
+        let line = &r.syslog[0];
+        assert!(line.starts_with(&format!("3 pam_pag(svc:setcred): {error}")), "{toml:?}: {line}");
+        assert!(line.ends_with(FAIL_SAFE) && !line.contains("\\x0a"), "{line}");
+        assert_eq!(r.syslog[1..], strings(&[created, closed]), "{toml:?}");
+    }
 
-    let r = config_case(&l, "[pam]\ntimeout = \"10\"\n");
-    assert_eq!(r.syslog, [format!("3 pam_pag(svc:session): $DIR/pam_pag.toml:2:11: key `pam.timeout`: invalid type: string \"10\", expected u32{refuse}")]);
-
-    let r = config_case(&l, "[pam\n");
-    assert!(r.syslog[0].starts_with("3 pam_pag(svc:session): $DIR/pam_pag.toml:1:"), "{}", r.syslog[0]);
-    assert_eq!(r.steps[0], "open_session: 3 Error in service module");
-
-    let r = config_case(&l, "[pam.service.svc]\nprogram = \"aklog\"\n");
-    assert_eq!(r.syslog, [format!("3 pam_pag(svc:session): $DIR/pam_pag.toml:2:1: key `pam.service.svc.program`: must be an absolute path{refuse}")]);
-
+    // A file named by config= must exist.
+    let l = lab(36);
     l.service("session required MODULE config=/nonexistent/pam_pag.toml\n");
-    let r = l.drive(&["open_session", "end"]);
-    assert_eq!(r.syslog, [format!("3 pam_pag(svc:session): /nonexistent/pam_pag.toml: No such file or directory (os error 2){refuse}")]);
+    let r = l.drive(&["open_session", "show", "end"]);
+    assert_eq!(r.steps[0], "open_session: 0 Success");
+    assert_eq!(r.steps[1], "show: pag N owner 0 marker_uid 0 uid 0 euid 0");
+    assert_eq!(r.syslog, [
+        format!("3 pam_pag(svc:session): /nonexistent/pam_pag.toml: cannot read the configuration named by config=: No such file or directory (only the default /etc/security/pam_pag.toml may be absent){FAIL_SAFE}"),
+        "6 pam_pag(svc:session): user $USER: created PAG N (keyring owned by root)".to_owned(),
+    ]);
+}
+
+#[test]
+fn mistakes_in_sections_the_module_does_not_read_leave_logins_alone() {
+    let l = lab(37);
+    let toml = "[aklog]\ncells = \"example.org\"\n[pagsh]\nallow_no_pag = \"yes\"\n[nosuch]\nx = 1\n[pam]\non_close = \"revoke\"\n";
+    let (r, ran) = fail_safe_case(&l, toml, "");
+    assert!(ran, "the token program did not run: {:#?}", r.syslog);
+    assert_eq!(
+        r.syslog,
+        strings(&[
+            "6 pam_pag(svc:setcred): user $USER: created PAG N (keyring owned by root)",
+            "6 pam_pag(svc:session): user $USER: session closed, revoked PAG N",
+        ])
+    );
+}
+
+#[test]
+fn a_bad_module_argument_fails_safe_too() {
+    let l = lab(38);
+    let (r, ran) = fail_safe_case(&l, "", "timeout=soon");
+    assert!(!ran, "the token program ran");
+    assert_eq!(r.steps[1], "open_session: 0 Success");
+    assert_eq!(
+        r.syslog,
+        [
+            format!("3 pam_pag(svc:setcred): module argument `timeout=soon`: `soon` is not a non-negative integer{FAIL_SAFE}"),
+            "6 pam_pag(svc:setcred): user $USER: created PAG N (keyring owned by root)".to_owned(),
+            "6 pam_pag(svc:session): user $USER: session closed, left PAG N (notokens, nothing to unlog)".to_owned(),
+        ]
+    );
 }
 
 #[test]
@@ -777,16 +853,12 @@ fn service_section_and_arguments_override_the_file() {
 }
 
 #[test]
-fn arguments_unknown_are_logged_bad_values_fail_closed() {
+fn arguments_unknown_are_logged_and_ignored() {
     let l = lab(18);
     l.service("session required MODULE notokens frobnicate\n");
     let r = l.drive(&["open_session", "end"]);
     assert_eq!(r.steps[0], "open_session: 0 Success");
     assert_eq!(r.syslog[0], "3 pam_pag(svc:session): ignoring unknown module argument `frobnicate`");
-    l.service("session required MODULE timeout=soon\n");
-    let r = l.drive(&["open_session", "end"]);
-    assert_eq!(r.steps[0], "open_session: 3 Error in service module");
-    assert_eq!(r.syslog, strings(&["3 pam_pag(svc:session): module argument `timeout=soon`: `soon` is not a non-negative integer; refusing to run with a half-applied configuration"]));
 }
 
 #[test]
@@ -1131,4 +1203,63 @@ fn a_refresh_without_root_stores_user_owned_tokens_in_the_callers_pag() {
         r.syslog
     );
     assert!(r.syslog.iter().any(|s| s.contains("ran in its own process group only")), "{:#?}", r.syslog);
+}
+
+/// Options and the two PAM lines: each hook sees only its own line's
+/// arguments, so the shipped stacks carry none and the file holds the
+/// options. With the file at the default path and bare `pam_pag.so` lines,
+/// the configured program runs whichever hook comes first.
+fn options_only_in_the_file(l: &Lab, steps: &[&str]) -> Run {
+    let ok = l.script("ok.sh", &hands_back_nothing("echo got tokens"));
+    let toml = l.path().join("pam_pag.toml");
+    std::fs::write(&toml, format!("[pam]\nprogram = \"{ok}\"\nalways_aklog = true\non_close = \"revoke\"\n"))
+        .unwrap();
+    l.service(
+        "auth required pam_permit.so\nauth optional MODULE\naccount required pam_permit.so\n\
+         session required MODULE\n",
+    );
+    l.drive_with(l.command(&["--pam-pag-toml", &toml.to_string_lossy()], steps))
+}
+
+#[test]
+fn sshd_order_with_options_only_in_the_file_runs_the_configured_program() {
+    let l = lab(39);
+    let r = options_only_in_the_file(
+        &l,
+        &[
+            "setcred:establish",
+            "open_session",
+            "fork",
+            "initgroups",
+            "setcred:establish",
+            "join",
+            "close_session",
+            "end",
+        ],
+    );
+    assert_eq!(
+        r.syslog,
+        strings(&[
+            "6 pam_pag(svc:setcred): user $USER: created PAG N (keyring owned by root)",
+            "6 pam_pag(svc:setcred): user $USER: $DIR/ok.sh: got tokens",
+            "6 pam_pag(svc:session): user $USER: session closed, revoked PAG N",
+        ])
+    );
+}
+
+#[test]
+fn login_order_with_options_only_in_the_file_runs_the_configured_program() {
+    let l = lab(40);
+    let r = options_only_in_the_file(
+        &l,
+        &["authenticate", "open_session", "setcred:establish", "close_session", "end"],
+    );
+    assert_eq!(
+        r.syslog,
+        strings(&[
+            "6 pam_pag(svc:session): user $USER: created PAG N (keyring owned by root)",
+            "6 pam_pag(svc:session): user $USER: $DIR/ok.sh: got tokens",
+            "6 pam_pag(svc:session): user $USER: session closed, revoked PAG N",
+        ])
+    );
 }

@@ -20,7 +20,6 @@ const KRB_PASSWORD: &str = "kerberos pw";
 /// configured through its file with our aklog as `program` (default: the
 /// built aklog), a KDC that knows `users`.
 struct Site {
-    built: Built,
     kdc: Option<Kdc>,
     ct: Container,
 }
@@ -48,7 +47,7 @@ impl Site {
         for user in users {
             site::add_user(&kdc, user, KRB_PASSWORD)?;
         }
-        Ok(Self { built, kdc: Some(kdc), ct })
+        Ok(Self { kdc: Some(kdc), ct })
     }
 
     fn ssh(&self, user: &str, command: &str) -> Result<pag_tests::container::Output> {
@@ -133,7 +132,8 @@ fn the_users_environment_never_reaches_the_token_program_and_root_keeps_nothing(
         keyctl invalidate $p; keyctl unlink $n @u >/dev/null\n\
         echo attack-done";
     for login in 0..20 {
-        let script = if login == 0 { format!("{tokens}; echo LD=$LD_PRELOAD; {attack}") } else { tokens.clone() };
+        let script =
+            if login == 0 { format!("{tokens}; echo LD=$LD_PRELOAD; {attack}") } else { tokens.clone() };
         let out = site.ssh("kim", &script)?;
         out.assert_success();
         assert!(out.stdout.contains("tokens for afs@example.org"), "login {login}: {}", out.stdout);
@@ -188,7 +188,8 @@ fn nothing_a_token_program_leaves_behind_is_adopted_or_taken_for_a_pag() -> Resu
     let before = key_count(lee);
     let started = Instant::now();
     let tokens = built.tokens();
-    let out = site.ssh("lee", &format!("{tokens}; keyctl session _ses sh -c 'keyctl rdescribe @s; {tokens} --json'"))?;
+    let out = site
+        .ssh("lee", &format!("{tokens}; keyctl session _ses sh -c 'keyctl rdescribe @s; {tokens} --json'"))?;
     let took = started.elapsed();
     out.assert_success();
     assert!(out.stdout.contains("tokens for afs@example.org"), "{}", out.stdout);
@@ -196,12 +197,13 @@ fn nothing_a_token_program_leaves_behind_is_adopted_or_taken_for_a_pag() -> Resu
     // session keyring, not a PAG.
     assert!(out.stdout.contains(&format!("keyring;{lee};{lee};3f3f0000;_ses")), "{}", out.stdout);
     let json = out.stdout.split_once("{").map(|(_, j)| format!("{{{j}")).unwrap_or_default();
-    assert!(json.contains("\"pag\": null") || json.contains("\"pag\":null"), "forged marker taken for a PAG: {json}");
+    assert!(
+        json.contains("\"pag\": null") || json.contains("\"pag\":null"),
+        "forged marker taken for a PAG: {json}"
+    );
     // The hoard is the user's, in the user's quota.
-    let listing = site.ct.sh(
-        &As::User("lee".into()),
-        "for k in $(keyctl rlist @u); do keyctl rdescribe $k; done",
-    )?;
+    let listing =
+        site.ct.sh(&As::User("lee".into()), "for k in $(keyctl rlist @u); do keyctl rdescribe $k; done")?;
     assert!(listing.stdout.contains(&format!("user;{lee};{lee};3f010000;h30")), "{listing:?}");
     assert!(!listing.stdout.lines().any(|l| l.split(';').nth(1) == Some("0")), "{listing:?}");
     assert!(key_count(lee) >= before + 30, "the hoard is not on lee's quota: {before} -> {}", key_count(lee));
@@ -231,7 +233,8 @@ fn su_by_a_user_with_a_full_quota_gives_the_target_a_root_owned_pag() -> Result 
     // place of pam_keyinit), without Debian's common-* modules that have
     // nothing to do with this (pam_krb5 and pam_systemd leave keys of their
     // own behind for the teardown check).
-    let su = PamStack::su_auth_only().session("required", &built.pam_pag("")).session("required", "pam_unix.so");
+    let su =
+        PamStack::su_auth_only().session("required", &built.pam_pag("")).session("required", "pam_unix.so");
     let ct = Container::builder()
         .pam("su", su.clone())
         .pam("su-l", su)
@@ -252,7 +255,10 @@ fn su_by_a_user_with_a_full_quota_gives_the_target_a_root_owned_pag() -> Result 
     tty.send_line("alice pw")?;
     let text = tty.expect("END", Duration::from_secs(10))?;
     tty.wait(Duration::from_secs(10))?;
-    assert!(text.contains("keyring;0;0;0f030000;_ses"), "alice's session keyring is not a root-owned PAG: {text}");
+    assert!(
+        text.contains("keyring;0;0;0f030000;_ses"),
+        "alice's session keyring is not a root-owned PAG: {text}"
+    );
     let serial = text
         .lines()
         .find_map(|l| l.trim().strip_prefix("SERIAL="))

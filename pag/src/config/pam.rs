@@ -99,42 +99,43 @@ impl PamSettings {
     }
 
     /// Refuse what the types cannot: nested service sections, a relative
-    /// program path, a zero timeout.
-    pub(crate) fn validate(&self, path: &Path, text: &str) -> Result<(), ConfigError> {
-        self.validate_layer(path, text, "pam")?;
+    /// program path, a zero timeout, a dangerous `program_env` name. Every
+    /// mistake, not only the first.
+    pub(crate) fn validate(&self, path: &Path, text: &str) -> Vec<ConfigError> {
+        let mut errors = Vec::new();
+        self.validate_layer(path, text, "pam", &mut errors);
         for (name, section) in &self.service {
             let prefix = format!("pam.service.{name}");
             if let Some(nested) = section.service.keys().next() {
-                return Err(ConfigError::invalid(
+                errors.push(ConfigError::invalid(
                     path,
                     text,
                     &format!("{prefix}.service.{nested}"),
                     "service sections cannot be nested; write [pam.service.<name>] directly",
                 ));
             }
-            section.validate_layer(path, text, &prefix)?;
+            section.validate_layer(path, text, &prefix, &mut errors);
         }
-        Ok(())
+        errors
     }
 
-    fn validate_layer(&self, path: &Path, text: &str, prefix: &str) -> Result<(), ConfigError> {
+    fn validate_layer(&self, path: &Path, text: &str, prefix: &str, errors: &mut Vec<ConfigError>) {
         if let Some(program) = &self.program {
             if !program.starts_with('/') {
                 let key = format!("{prefix}.program");
-                return Err(ConfigError::invalid(path, text, &key, "must be an absolute path"));
+                errors.push(ConfigError::invalid(path, text, &key, "must be an absolute path"));
             }
         }
         if self.timeout == Some(0) {
             let key = format!("{prefix}.timeout");
-            return Err(ConfigError::invalid(path, text, &key, "must be at least 1 second"));
+            errors.push(ConfigError::invalid(path, text, &key, "must be at least 1 second"));
         }
         for name in self.program_env.iter().flatten() {
             if let Some(why) = program_env_refusal(name) {
                 let key = format!("{prefix}.program_env");
-                return Err(ConfigError::invalid(path, text, &key, format!("`{name}` {why}")));
+                errors.push(ConfigError::invalid(path, text, &key, format!("`{name}` {why}")));
             }
         }
-        Ok(())
     }
 }
 

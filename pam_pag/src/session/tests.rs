@@ -173,6 +173,8 @@ struct Script {
     handle: FakeHandle,
     kernel: FakeKernel,
     options: Options,
+    /// A broken configuration file: the resolver fails with it.
+    broken: Option<&'static str>,
     lines: Lines,
 }
 
@@ -183,6 +185,7 @@ impl Script {
             handle: FakeHandle::new("alice"),
             kernel: FakeKernel::default(),
             options,
+            broken: None,
             lines: Lines::default(),
         }
     }
@@ -190,7 +193,14 @@ impl Script {
     fn call(&mut self, hook: Hook, args: &[&str]) -> Code {
         let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
         let options = self.options.clone();
+        let broken = self.broken;
         let resolve = move |a: &Arguments, _: &str| {
+            if let Some(text) = broken {
+                let path = std::path::Path::new("/etc/pam_pag.toml");
+                let error = pag::config::Document::parse(text, path)
+                    .and_then(|d| d.pam().map_err(|mut e| e.remove(0)));
+                return Err(OptionsError::Config(error.expect_err("the test's file is broken")));
+            }
             let mut o = options.clone();
             if a.settings.debug == Some(true) {
                 o.debug = true;
@@ -246,7 +256,8 @@ fn gdm_order_setcred_first_then_open() {
             tokens_pending: true,
             closed: false,
             keyrings_unavailable: false,
-            user: Some(alice)
+            user: Some(alice),
+            reported: Vec::new(),
         })
     );
 }
@@ -356,17 +367,47 @@ fn user_checks() {
 }
 
 #[test]
-fn arguments_unknown_logged_bad_fail_closed() {
+fn arguments_unknown_logged_bad_fail_safe() {
     let mut s = Script::new();
     assert_eq!(s.call(Hook::OpenSession, &["frob"]), pam::SUCCESS);
     assert_eq!(s.texts()[0], "pam_pag(sshd:session): ignoring unknown module argument `frob`");
+    // A bad value: a PAG all the same, the built-in defaults, no token
+    // program (even though the file asks for one), said once per session.
     let mut s = Script::new();
-    assert_eq!(s.call(Hook::OpenSession, &["timeout=x"]), pam::SERVICE_ERR);
+    s.options.always_aklog = true;
+    assert_eq!(s.call(ESTABLISH, &["timeout=x"]), pam::SUCCESS);
+    assert_eq!(s.call(Hook::OpenSession, &["timeout=x"]), pam::SUCCESS);
+    assert_eq!(s.call(Hook::CloseSession, &["timeout=x"]), pam::SUCCESS);
+    assert_eq!(s.kernel.calls, ["create owner=Root link=true"]);
     assert_eq!(
         s.texts(),
-        ["pam_pag(sshd:session): module argument `timeout=x`: `x` is not a non-negative integer; refusing to run with a half-applied configuration"]
+        [
+            "pam_pag(sshd:setcred): module argument `timeout=x`: `x` is not a non-negative integer; this session gets a PAG with the built-in defaults and no token program",
+            "pam_pag(sshd:setcred): user alice: created PAG 777 (keyring owned by root)",
+            "pam_pag(sshd:session): user alice: session closed, left PAG 777 (notokens, nothing to unlog)",
+        ]
     );
-    assert!(s.kernel.calls.is_empty());
+    // A new session on the same handle says it again.
+    assert_eq!(s.call(Hook::OpenSession, &["timeout=x"]), pam::SUCCESS);
+    assert_eq!(s.texts().len(), 5);
+    assert!(s.texts()[3].contains("`timeout=x`"));
+}
+
+#[test]
+fn a_broken_file_still_makes_a_pag_without_tokens() {
+    let mut s = Script::new();
+    s.options.always_aklog = true;
+    s.broken = Some("[pam]\ntimeout = \"soon\"\n");
+    assert_eq!(s.call(Hook::OpenSession, &[]), pam::SUCCESS);
+    assert_eq!(s.call(ESTABLISH, &[]), pam::SUCCESS);
+    assert_eq!(s.kernel.calls, ["create owner=Root link=true"]);
+    assert_eq!(
+        s.texts(),
+        [
+            "pam_pag(sshd:session): /etc/pam_pag.toml:2:1: key `pam.timeout`: invalid type: string \"soon\", expected u32; this session gets a PAG with the built-in defaults and no token program",
+            "pam_pag(sshd:session): user alice: created PAG 777 (keyring owned by root)",
+        ]
+    );
 }
 
 #[test]

@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! pam-drive [--confdir DIR] [--private] [--add-user NAME:UID:GID[:GROUP=GID...]]
-//!           [--syslog] [--seccomp eperm|enosys] SERVICE USER STEP...
+//!           [--syslog] [--seccomp eperm|enosys] [--pam-pag-toml FILE] SERVICE USER STEP...
 //! ```
 //! Steps: `authenticate`, `acct_mgmt`, `open_session`, `close_session`,
 //! `setcred:establish|reinitialize|refresh|delete`, `putenv:NAME=VALUE`,
@@ -18,6 +18,8 @@
 //! `--private` enters a private mount namespace (implied by `--add-user`
 //! and `--syslog`); `--syslog` captures /dev/log there and prints each line
 //! as `syslog <facility>.<severity> <tag>: <message>` at the end.
+//! `--pam-pag-toml FILE` puts FILE at /etc/security/pam_pag.toml there
+//! (implies `--private`), for stacks whose pam_pag lines carry no arguments.
 
 #![forbid(unsafe_code)]
 
@@ -38,6 +40,8 @@ struct Args {
     users: Vec<TestUser>,
     syslog: bool,
     seccomp: Option<i32>,
+    /// A file to put at /etc/security/pam_pag.toml in the private namespace.
+    pam_pag_toml: Option<PathBuf>,
     service: String,
     user: String,
     steps: Vec<String>,
@@ -66,6 +70,7 @@ fn parse_args() -> Result<Args, String> {
         users: Vec::new(),
         syslog: false,
         seccomp: None,
+        pam_pag_toml: None,
         service: String::new(),
         user: String::new(),
         steps: Vec::new(),
@@ -77,6 +82,7 @@ fn parse_args() -> Result<Args, String> {
             "--private" => a.private = true,
             "--add-user" => a.users.push(parse_user(&it.next().ok_or("--add-user needs a value")?)?),
             "--syslog" => a.syslog = true,
+            "--pam-pag-toml" => a.pam_pag_toml = Some(it.next().ok_or("--pam-pag-toml needs a file")?.into()),
             "--seccomp" => {
                 a.seccomp = Some(match it.next().as_deref() {
                     Some("eperm") => libc::EPERM,
@@ -91,7 +97,7 @@ fn parse_args() -> Result<Args, String> {
     a.service = positional.next().ok_or("missing SERVICE")?;
     a.user = positional.next().ok_or("missing USER")?;
     a.steps = positional.collect();
-    a.private |= a.syslog || !a.users.is_empty();
+    a.private |= a.syslog || !a.users.is_empty() || a.pam_pag_toml.is_some();
     Ok(a)
 }
 
@@ -113,6 +119,9 @@ fn main() -> ExitCode {
     let setup = || -> std::io::Result<Option<Capture>> {
         if args.private {
             mountns::enter_private()?;
+        }
+        if let Some(file) = &args.pam_pag_toml {
+            mountns::pam_pag_toml_at_default(scratch.path(), file)?;
         }
         if !args.users.is_empty() {
             mountns::add_users(scratch.path(), &args.users)?;
