@@ -248,6 +248,10 @@ fn path_outside_afs_exits_6() {
     let fx = fixture();
     let out = fx.session(&fx.file_ccache("cc"), "aklog -path /tmp");
     assert_fails(&out, 6, "not in AFS");
+    // A path that does not exist: the system's words, no "(os error 2)".
+    let out = fx.session(&fx.file_ccache("cc"), "aklog -path /nonexistent/afs/x");
+    assert_fails(&out, 6, "aklog: /nonexistent/afs/x: No such file or directory\n");
+    assert!(!out.stderr.contains("os error"), "{}", out.stderr);
 }
 
 #[test]
