@@ -26,6 +26,12 @@ const FUNCTIONS: &[&str] = &[
     "krb5_get_host_realm",
     "krb5_free_host_realm",
     "krb5_timeofday",
+    // krb5.conf facts for messages: does a realm have a KDC, is DNS lookup on.
+    "krb5_get_profile",
+    "profile_release",
+    "profile_get_values",
+    "profile_free_list",
+    "profile_get_boolean",
 ];
 
 /// Error codes and enctypes aklog reacts to.
@@ -39,6 +45,9 @@ const CONSTANTS: &[&str] = &[
     "KRB5_FCC_NOFILE",
     "KRB5_KDC_UNREACH",
     "KRB5_REALM_CANT_RESOLVE",
+    "KRB5_REALM_UNKNOWN",
+    "PROF_NO_SECTION",
+    "PROF_NO_RELATION",
     "KRB5_NO_TKT_IN_RLM",
     "ENCTYPE_DES_CBC_CRC",
     "ENCTYPE_DES_CBC_MD4",

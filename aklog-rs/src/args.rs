@@ -4,10 +4,15 @@
 //! bundling of short flags (`-df`) is left alone. Parse errors exit 1, as
 //! OpenAFS's usage errors do (clap's default is 2, which aklog uses for
 //! partial success).
+//!
+//! A single-dash word that is neither a known long name nor a valid
+//! cluster of short options (`-bogus`) is reported whole: clap would read
+//! it as a cluster and complain about `-b`, which the user never typed.
 
 use std::ffi::OsString;
 
-use clap::Parser;
+use clap::error::ErrorKind;
+use clap::{Command, Parser};
 
 use crate::exit::Exit;
 
@@ -36,10 +41,64 @@ pub fn normalise(args: impl IntoIterator<Item = OsString>, long_names: &[&str]) 
     out
 }
 
+/// The short options of a command: each letter and whether it takes a value.
+fn short_options(command: &Command) -> Vec<(char, bool)> {
+    command.get_arguments().filter_map(|a| Some((a.get_short()?, a.get_action().takes_values()))).collect()
+}
+
+/// Whether `word` (after its dash) is a cluster clap would read as short
+/// options: known flags, possibly ending in one that takes the rest as its
+/// value (`-df`, `-cexample.org`).
+fn is_short_cluster(word: &str, shorts: &[(char, bool)]) -> bool {
+    for c in word.chars() {
+        match shorts.iter().find(|(s, _)| *s == c) {
+            None => return false,
+            Some((_, true)) => return true,
+            Some((_, false)) => {}
+        }
+    }
+    true
+}
+
+/// The first argument that is a single-dash word of two or more letters
+/// and no valid cluster; options end at `--`.
+fn unknown_single_dash<'a>(args: &'a [OsString], shorts: &[(char, bool)]) -> Option<&'a str> {
+    let mut skip_value = false;
+    for arg in args.iter().skip(1) {
+        if std::mem::take(&mut skip_value) {
+            continue;
+        }
+        let Some(text) = arg.to_str() else { continue };
+        if text == "--" {
+            return None;
+        }
+        let Some(word) = text.strip_prefix('-').filter(|w| !w.starts_with('-') && !w.is_empty()) else {
+            continue;
+        };
+        if word.chars().count() >= 2 && !is_short_cluster(word, shorts) {
+            return Some(text);
+        }
+        // A lone value-taking short option (`-c CELL`) takes the next word,
+        // which may itself start with a dash.
+        let mut letters = word.chars();
+        if let (Some(c), None) = (letters.next(), letters.next()) {
+            skip_value = shorts.iter().any(|&(s, takes)| s == c && takes);
+        }
+    }
+    None
+}
+
 /// Parse `args` (argv, program name first) into `T`. Help and version go to
 /// stdout and exit 0; errors go to stderr and exit 1.
 pub fn parse<T: Parser>(args: impl IntoIterator<Item = OsString>, long_names: &[&str]) -> Result<T, Exit> {
-    match T::try_parse_from(normalise(args, long_names)) {
+    let args = normalise(args, long_names);
+    let mut command = T::command();
+    command.build();
+    let result = match unknown_single_dash(&args, &short_options(&command)) {
+        Some(word) => Err(command.error(ErrorKind::UnknownArgument, format!("unknown option '{word}'"))),
+        None => T::try_parse_from(args),
+    };
+    match result {
         Ok(t) => Ok(t),
         Err(e) => {
             let exit = if e.use_stderr() { Exit::Usage } else { Exit::Ok };
@@ -73,5 +132,28 @@ mod tests {
         assert_eq!(norm(&["aklog", "-bogus", "-", "--", "-cell"]), ["aklog", "-bogus", "-", "--", "-cell"]);
         // The program name is never rewritten.
         assert_eq!(norm(&["-cell"]), ["-cell"]);
+    }
+
+    fn unknown(args: &[&str]) -> Option<String> {
+        let shorts = [('c', true), ('d', false), ('f', false), ('h', false)];
+        let args: Vec<OsString> = args.iter().map(OsString::from).collect();
+        unknown_single_dash(&args, &shorts).map(str::to_owned)
+    }
+
+    #[test]
+    fn unknown_single_dash_words_are_found_whole() {
+        assert_eq!(unknown(&["aklog", "-bogus"]).as_deref(), Some("-bogus"));
+        assert_eq!(unknown(&["aklog", "-d", "-dx"]).as_deref(), Some("-dx"));
+        // Clusters, values glued or separate, and anything after `--` are fine.
+        for ok in [
+            &["aklog", "-df"][..],
+            &["aklog", "-cexample.org"],
+            &["aklog", "-dcexample.org"],
+            &["aklog", "-c", "-weird"],
+            &["aklog", "--", "-bogus"],
+            &["aklog", "-", "-x", "--cell", "x"],
+        ] {
+            assert_eq!(unknown(ok), None, "{ok:?}");
+        }
     }
 }

@@ -95,7 +95,7 @@ fn read_cell_file(path: &Path) -> Option<String> {
 /// read-write root at /afs/.<cell>).
 pub fn cell_of_path(path: &Path) -> Result<String, Failure> {
     let bad = |why: &str| Failure::new(Exit::BadPath, format!("{}: {why}", path.display()));
-    let full = std::fs::canonicalize(path).map_err(|e| bad(&e.to_string()))?;
+    let full = std::fs::canonicalize(path).map_err(|e| bad(&pag::error::describe_io(&e)))?;
     let mut parts = full.components();
     let in_afs =
         parts.next() == Some(Component::RootDir) && parts.next() == Some(Component::Normal("afs".as_ref()));

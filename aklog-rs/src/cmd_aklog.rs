@@ -24,7 +24,7 @@ const LONG_NAMES: &[&str] =
 
 /// Get AFS tokens from your Kerberos tickets and store them in your PAG.
 #[derive(Debug, Parser)]
-#[command(name = "aklog", version, about, long_about = None, after_help = AFTER_HELP)]
+#[command(name = "aklog", version, long_about = None, after_help = AFTER_HELP)]
 pub struct Cli {
     /// A cell to get a token for (repeatable; also -cell, --cell).
     #[arg(short = 'c', long = "cell", value_name = "CELL")]

@@ -15,7 +15,7 @@ const LONG_NAMES: &[&str] = &["json", "help", "version"];
 
 /// List the AFS tokens of your PAG.
 #[derive(Debug, Parser)]
-#[command(name = "tokens", version, about, long_about = None, after_help = AFTER_HELP)]
+#[command(name = "tokens", version, long_about = None, after_help = AFTER_HELP)]
 pub struct Cli {
     /// Print JSON for scripts instead of the OpenAFS layout.
     #[arg(long)]

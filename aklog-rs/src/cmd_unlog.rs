@@ -13,7 +13,7 @@ const LONG_NAMES: &[&str] = &["cell", "help", "version"];
 
 /// Remove the AFS tokens of your PAG.
 #[derive(Debug, Parser)]
-#[command(name = "unlog", version, about, long_about = None, after_help = AFTER_HELP)]
+#[command(name = "unlog", version, long_about = None, after_help = AFTER_HELP)]
 pub struct Cli {
     /// Remove only these cells' tokens (also -cell, --cell; several may
     /// follow one -cell, as in OpenAFS).

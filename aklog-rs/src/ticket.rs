@@ -69,7 +69,14 @@ impl<'c> Credentials<'c> {
                 .map_err(|e| Failure::new(Exit::Kerberos, format!("{service}: {e}")))?;
             let creds = match self.ccache.get_credentials(&self.client, &server) {
                 Ok(c) => c,
-                Err(e) if e.code == code::SERVICE_UNKNOWN => continue,
+                Err(e) if e.code == code::SERVICE_UNKNOWN => {
+                    // The local KDC's "unknown" may be about krbtgt/REALM, not
+                    // the AFS service: then no other name will do better.
+                    if let Some(failure) = self.no_path(cell, realm, service) {
+                        return Err(failure);
+                    }
+                    continue;
+                }
                 Err(e) => return Err(self.explain(cell, realm, service, &e)),
             };
             let session_key = kdf::rxkad_session_key(creds.session_enctype(), creds.session_key())
@@ -93,6 +100,55 @@ impl<'c> Credentials<'c> {
         ))
     }
 
+    /// The client's realm: what follows the last `@` of its name.
+    fn client_realm(&self) -> &str {
+        self.client_name.rsplit_once('@').map_or("", |(_, realm)| realm)
+    }
+
+    /// When `realm` is not the client's, whether the client's KDC has a
+    /// cross-realm key for it; a failure saying so if it has none. Asked
+    /// only after a service was "unknown", because MIT libkrb5 reports the
+    /// local KDC's refusal of krbtgt/REALM@LOCAL with the same code as an
+    /// unknown service in the remote realm. Paths through an intermediate
+    /// realm ([capaths]) are not followed: with no direct key the message
+    /// says so.
+    fn no_path(&self, cell: &str, realm: &str, service: &str) -> Option<Failure> {
+        let local = self.client_realm();
+        if local.is_empty() || local == realm {
+            return None;
+        }
+        let tgs = format!("krbtgt/{realm}@{local}");
+        let server = self.context.parse_name(&tgs).ok()?;
+        match self.ccache.get_credentials(&self.client, &server) {
+            Err(e) if e.code == code::SERVICE_UNKNOWN => Some(Failure::new(
+                Exit::Kerberos,
+                format!(
+                    "cell {cell}: your KDC ({local}) has no cross-realm path to {realm} (it knows no \
+                     {tgs}), so there is no ticket for {service}; if the cell is in another realm, name it \
+                     with -k REALM or map the cell in krb5.conf's [domain_realm]"
+                ),
+            )),
+            _ => None,
+        }
+    }
+
+    /// A realm this host cannot find a KDC for, in words: whether krb5.conf
+    /// names none and whether DNS was asked. None when krb5.conf does name
+    /// a KDC (then the KDC did not answer).
+    fn unknown_realm(&self, cell: &str, realm: &str) -> Option<String> {
+        if self.context.realm_has_kdc(realm) != Some(false) {
+            return None;
+        }
+        let dns = if self.context.dns_lookup_kdc() {
+            "DNS has no KDC records for it either"
+        } else {
+            "DNS lookup is off"
+        };
+        Some(format!(
+            "cell {cell}: no Kerberos realm {realm} known to this host (krb5.conf has no KDC for it and {dns})"
+        ))
+    }
+
     /// A Kerberos failure in words a user can act on.
     fn explain(&self, cell: &str, realm: &str, service: &str, e: &Krb5Error) -> Failure {
         let message = match e.code {
@@ -107,8 +163,10 @@ impl<'c> Credentials<'c> {
                 self.ccache_name,
                 krb5ccname()
             ),
-            code::KDC_UNREACH | code::REALM_CANT_RESOLVE => {
-                format!("cell {cell}: cannot reach a KDC of realm {realm} for {service}: {e}")
+            code::KDC_UNREACH | code::REALM_CANT_RESOLVE | code::REALM_UNKNOWN => {
+                self.unknown_realm(cell, realm).unwrap_or_else(|| {
+                    format!("cell {cell}: cannot reach a KDC of realm {realm} for {service}: {e}")
+                })
             }
             _ => format!("cell {cell}: getting a ticket for {service}: {e}"),
         };

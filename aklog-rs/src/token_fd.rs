@@ -58,7 +58,8 @@ impl TokenFd {
         let failure = |why: String| Failure::new(Exit::Token, format!("{ENV}={number}: {why}"));
         let message = handover::encode(tokens).map_err(|e| failure(e.to_string()))?;
         let mut file = File::from(self.fd);
-        file.write_all(&message).map_err(|e| failure(format!("writing the tokens: {e}")))?;
+        file.write_all(&message)
+            .map_err(|e| failure(format!("writing the tokens: {}", pag::error::describe_io(&e))))?;
         // Dropping the File closes the descriptor.
         Ok(())
     }

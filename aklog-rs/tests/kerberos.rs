@@ -262,3 +262,27 @@ fn identical_token_is_kept_unless_forced() {
     assert_eq!(payloads.len(), 2, "{}", parts[3]);
     assert_ne!(payloads[0], payloads[1], "a new ticket must replace the token without -force");
 }
+
+#[test]
+fn a_realm_without_a_path_or_a_kdc_is_named_as_such() {
+    let fx = fixture();
+    // The cell's realm (its name in upper case) has no cross-realm key in
+    // the local KDC: the local KDC is to blame, not NOSUCH.CELL.INVALID's.
+    let out = fx.session(&fx.file_ccache("cc"), "aklog -c nosuch.cell.invalid");
+    assert_fails(
+        &out,
+        4,
+        "cell nosuch.cell.invalid: your KDC (AKLOG.TEST) has no cross-realm path to NOSUCH.CELL.INVALID",
+    );
+    assert!(!out.stderr.contains("the KDC of realm NOSUCH"), "{}", out.stderr);
+    // A realm the local KDC trusts, but which krb5.conf gives no KDC (and
+    // the fixture turns DNS lookup off).
+    fx.kdc.add_random_principal("krbtgt/OTHER.REALM").unwrap();
+    let out = fx.session(&fx.file_ccache("cc2"), "aklog -c some.cell -k OTHER.REALM");
+    assert_fails(
+        &out,
+        4,
+        "cell some.cell: no Kerberos realm OTHER.REALM known to this host (krb5.conf has no KDC for it and \
+         DNS lookup is off)",
+    );
+}

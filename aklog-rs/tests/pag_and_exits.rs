@@ -130,6 +130,40 @@ fn bad_arguments_exit_1() {
 }
 
 #[test]
+fn an_unknown_single_dash_option_is_named_whole() {
+    let fx = fixture();
+    for (script, word) in
+        [("aklog -bogus", "-bogus"), ("unlog -cell a -bogus", "-bogus"), ("tokens -jsonx", "-jsonx")]
+    {
+        let out = fx.session_as(Session::Fresh, &fx.file_ccache("cc"), false, script);
+        assert_fails(&out, 1, &format!("unknown option '{word}'"));
+        assert!(out.stderr.contains("Usage:"), "{script}: {}", out.stderr);
+        assert!(!out.stderr.contains(&format!("'{}'", &word[..2])), "{script}: {}", out.stderr);
+    }
+    // Clusters of short options still work.
+    let out = fx.session(&fx.file_ccache("cc"), "aklog -dcexample.org");
+    assert_fails(&out, 0, "cell example.org: token stored");
+}
+
+#[test]
+fn each_command_has_its_own_help() {
+    let fx = fixture();
+    for (command, first) in [
+        ("aklog", "Get AFS tokens from your Kerberos tickets and store them in your PAG"),
+        ("tokens", "List the AFS tokens of your PAG"),
+        ("unlog", "Remove the AFS tokens of your PAG"),
+    ] {
+        for help in ["--help", "-help"] {
+            let out =
+                fx.session_as(Session::Fresh, &fx.file_ccache("cc"), false, &format!("{command} {help}"));
+            assert_eq!(out.code, 0, "{command} {help}: {out:?}");
+            let line = out.stdout.lines().find(|l| !l.starts_with("Joined session keyring")).unwrap_or("");
+            assert_eq!(line, first, "{command} {help}: {}", out.stdout);
+        }
+    }
+}
+
+#[test]
 fn no_cell_anywhere_exits_3() {
     // Whatever this host has: AFSCONF points at an empty directory (no
     // ThisCell) and a new network namespace has no kAFS root cell (kAFS
@@ -221,6 +255,10 @@ fn path_outside_afs_exits_6() {
     let fx = fixture();
     let out = fx.session(&fx.file_ccache("cc"), "aklog -path /tmp");
     assert_fails(&out, 6, "not in AFS");
+    // A path that does not exist: the system's words, no "(os error 2)".
+    let out = fx.session(&fx.file_ccache("cc"), "aklog -path /nonexistent/afs/x");
+    assert_fails(&out, 6, "aklog: /nonexistent/afs/x: No such file or directory\n");
+    assert!(!out.stderr.contains("os error"), "{}", out.stderr);
 }
 
 #[test]

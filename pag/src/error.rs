@@ -119,6 +119,19 @@ fn classify(source: &SysError) -> ErrorKind {
     }
 }
 
+/// An I/O error as a user reads it: the system's text for its errno ("No
+/// such file or directory"), without std's " (os error 2)" ending, which
+/// says nothing more to a user and reads like a crash report. Errors that
+/// carry no errno (std's own, such as "failed to write whole buffer") keep
+/// their text. Every user-facing message of the workspace that shows an
+/// `io::Error` goes through this.
+pub fn describe_io(error: &std::io::Error) -> String {
+    match error.raw_os_error() {
+        Some(code) => Errno::from_raw(code).desc().to_owned(),
+        None => error.to_string(),
+    }
+}
+
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -160,6 +173,16 @@ impl From<PayloadError> for Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn io_errors_read_without_the_os_error_ending() {
+        let e = std::fs::read("/nonexistent/file").unwrap_err();
+        assert_eq!(describe_io(&e), "No such file or directory");
+        let e = std::io::Error::from_raw_os_error(Errno::EISDIR as i32);
+        assert_eq!(describe_io(&e), "Is a directory");
+        let e = std::io::Error::new(std::io::ErrorKind::WriteZero, "failed to write whole buffer");
+        assert_eq!(describe_io(&e), "failed to write whole buffer");
+    }
 
     fn failed(op: &'static str, errno: Errno) -> Error {
         Error::keyring("creating the PAG keyring", SysError { op, errno })

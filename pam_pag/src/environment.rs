@@ -172,7 +172,7 @@ mod tests {
             "/tmp/krb5cc_1000" | "/run/user/1000/krb5cc" => Ok(PathInfo { uid: 1000, symlink: false }),
             "/tmp/krb5cc_0" => Ok(PathInfo { uid: 0, symlink: false }),
             "/tmp/link" => Ok(PathInfo { uid: 1000, symlink: true }),
-            _ => Err("No such file or directory (os error 2)".into()),
+            _ => Err("No such file or directory".into()),
         }
     }
 
@@ -244,7 +244,7 @@ mod tests {
         for (c, why) in [
             ("FILE:/tmp/krb5cc_0", "/tmp/krb5cc_0 is owned by uid 0, not by the user (uid 1000)"),
             ("/tmp/link", "/tmp/link is a symbolic link"),
-            ("FILE:/tmp/none", "cannot check /tmp/none: No such file or directory (os error 2)"),
+            ("FILE:/tmp/none", "cannot check /tmp/none: No such file or directory"),
             ("FILE:tmp/rel", "not an absolute path"),
             ("KEYRING:persistent:0", "the persistent keyring of uid 0, not of uid 1000"),
             ("MEMORY:x", "MEMORY: is not a ccache type the token program may be given"),

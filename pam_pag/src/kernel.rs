@@ -125,7 +125,7 @@ impl Kernel for System {
 
     fn lstat(&self, path: &std::path::Path) -> Result<PathInfo, String> {
         use std::os::unix::fs::MetadataExt;
-        let m = std::fs::symlink_metadata(path).map_err(|e| e.to_string())?;
+        let m = std::fs::symlink_metadata(path).map_err(|e| pag::error::describe_io(&e))?;
         Ok(PathInfo { uid: m.uid(), symlink: m.file_type().is_symlink() })
     }
 

@@ -177,7 +177,7 @@ fn start(spec: &Run, pid_namespace: bool) -> Result<Started, String> {
         .iter()
         .map(|(k, v)| cstring("the environment", &format!("{k}={v}")))
         .collect::<Result<_, _>>()?;
-    let io = |e: std::io::Error| format!("cannot set up its descriptors: {e}");
+    let io = |e: std::io::Error| format!("cannot set up its descriptors: {}", pag::error::describe_io(&e));
     let errno = |e: Errno| format!("cannot set up its descriptors: {}", e.desc());
     let null = File::open("/dev/null").map_err(io)?;
     let (out_r, out_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(errno)?;
@@ -450,7 +450,7 @@ fn reap(pid: Pid, pidfd: Option<&OwnedFd>) -> Result<WaitStatus, String> {
             Ok(WaitStatus::StillAlive) => {}
             Ok(status) => return Ok(status),
             Err(Errno::EINTR) => continue,
-            Err(e) => return Err(format!("{} (os error {})", e.desc(), e as i32)),
+            Err(e) => return Err(e.desc().to_owned()),
         }
         let now = Instant::now();
         if now >= give_up {
@@ -471,7 +471,7 @@ fn reap(pid: Pid, pidfd: Option<&OwnedFd>) -> Result<WaitStatus, String> {
 fn not_started(bytes: &[u8]) -> Option<String> {
     let message: [u8; 8] = bytes.get(..8)?.try_into().ok()?;
     let errno = Errno::from_raw(i32::from_ne_bytes([message[4], message[5], message[6], message[7]]));
-    let text = format!("{} (os error {})", errno.desc(), errno as i32);
+    let text = errno.desc().to_owned();
     match Stage::from_code(message[0]) {
         Some(Stage::Exec) => Some(text),
         Some(stage) => Some(format!("{}: {text}", stage.describe())),

@@ -43,8 +43,10 @@ pub mod code {
     pub const FCC_NOFILE: i32 = b::KRB5_FCC_NOFILE;
     /// No KDC of the realm answered.
     pub const KDC_UNREACH: i32 = b::KRB5_KDC_UNREACH;
-    /// No KDC is known for the realm.
+    /// The realm's KDCs could not be looked up.
     pub const REALM_CANT_RESOLVE: i32 = b::KRB5_REALM_CANT_RESOLVE;
+    /// No KDC is known for the realm (MIT: "Cannot find KDC for realm").
+    pub const REALM_UNKNOWN: i32 = b::KRB5_REALM_UNKNOWN;
     /// No cross-realm path to the service's realm.
     pub const NO_TKT_IN_RLM: i32 = b::KRB5_NO_TKT_IN_RLM;
 }
@@ -206,6 +208,62 @@ impl Context {
         Ok(realms)
     }
 
+    /// Whether krb5.conf names a KDC for `realm` (`kdc` in its `[realms]`
+    /// entry). None when the configuration cannot be read.
+    pub fn realm_has_kdc(&self, realm: &str) -> Option<bool> {
+        let realm = CString::new(realm).ok()?;
+        let profile = self.profile()?;
+        let names = [c"realms".as_ptr(), realm.as_ptr(), c"kdc".as_ptr(), ptr::null()];
+        let mut values: *mut *mut libc::c_char = ptr::null_mut();
+        // SAFETY: live profile, a NULL-terminated array of NUL-terminated names, valid out-pointer; a list
+        // returned on success is freed with the matching function.
+        let code = unsafe { bindings::profile_get_values(profile.raw, names.as_ptr(), &mut values) };
+        if code == 0 {
+            // SAFETY: `values` came from profile_get_values.
+            unsafe { bindings::profile_free_list(values) };
+            return Some(true);
+        }
+        // No such section or entry: no KDC; anything else: unknown.
+        let missing = [bindings::PROF_NO_SECTION, bindings::PROF_NO_RELATION];
+        missing.iter().any(|&m| libc::c_long::from(m) == code).then_some(false)
+    }
+
+    /// Whether libkrb5 looks KDCs up in DNS: `dns_lookup_kdc` in
+    /// `[libdefaults]`, defaulting to `dns_fallback`, defaulting to true
+    /// (MIT's rule).
+    pub fn dns_lookup_kdc(&self) -> bool {
+        let Some(profile) = self.profile() else { return true };
+        let boolean = |name: &CStr, default: bool| {
+            let mut value: libc::c_int = 0;
+            // SAFETY: live profile, NUL-terminated names (NULL subsubname), valid out-pointer.
+            let code = unsafe {
+                bindings::profile_get_boolean(
+                    profile.raw,
+                    c"libdefaults".as_ptr(),
+                    name.as_ptr(),
+                    ptr::null(),
+                    libc::c_int::from(default),
+                    &mut value,
+                )
+            };
+            if code == 0 {
+                value != 0
+            } else {
+                default
+            }
+        };
+        let fallback = boolean(c"dns_fallback", true);
+        boolean(c"dns_lookup_kdc", fallback)
+    }
+
+    /// The context's configuration (a copy, released on drop).
+    fn profile(&self) -> Option<Profile> {
+        let mut raw: bindings::profile_t = ptr::null_mut();
+        // SAFETY: live context, valid out-pointer; the copy is released in Profile's Drop.
+        let code = unsafe { bindings::krb5_get_profile(self.raw, &mut raw) };
+        (code == 0 && !raw.is_null()).then_some(Profile { raw })
+    }
+
     /// `krb5_timeofday`: the current time as libkrb5 sees it (seconds).
     pub fn now(&self) -> Krb5Result<u32> {
         let mut now: bindings::krb5_timestamp = 0;
@@ -221,6 +279,18 @@ impl Drop for Context {
         // Every wrapper borrowing the context has been dropped (the borrow checker ensures it).
         // SAFETY: the context was made by krb5_init_context and is freed once.
         unsafe { bindings::krb5_free_context(self.raw) }
+    }
+}
+
+/// A copy of the context's krb5.conf profile.
+struct Profile {
+    raw: bindings::profile_t,
+}
+
+impl Drop for Profile {
+    fn drop(&mut self) {
+        // SAFETY: the profile came from krb5_get_profile and is released once.
+        unsafe { bindings::profile_release(self.raw) }
     }
 }
 

@@ -184,7 +184,7 @@ fn exit_status_signal_and_exec_failure() {
     assert_eq!(report.outcome, Outcome::Signalled(9));
     let spec = Run { program: "/nonexistent/aklog".into(), ..sh("", 5) };
     let (report, _, _) = collect(&spec, true);
-    assert_eq!(report.outcome, Outcome::NotStarted("No such file or directory (os error 2)".into()));
+    assert_eq!(report.outcome, Outcome::NotStarted("No such file or directory".into()));
 }
 
 #[test]

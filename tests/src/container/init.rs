@@ -21,7 +21,9 @@ use nix::mount::{mount, MsFlags};
 use nix::sys::wait::{waitpid, WaitPidFlag};
 use nix::unistd::{sethostname, Pid};
 
-use super::layout::{DEV_NODES, DIR_BINDS, FILE_BINDS, READY_PREFIX, SHARES_FILE, USR_LAYER_FILE};
+use super::layout::{
+    DEVPTS_OPTIONS, DEV_NODES, DIR_BINDS, FILE_BINDS, READY_PREFIX, SHARES_FILE, USR_LAYER_FILE,
+};
 use super::rootfs;
 
 /// Set up the container and serve as its pid 1. Returns only on a setup
@@ -76,7 +78,14 @@ fn mount_private_files(dir: &Path) -> Result<(), String> {
     for node in DEV_NODES {
         bind(&Path::new("/dev").join(node), &dev.join(node), MsFlags::empty())?;
     }
-    bind(Path::new("/dev/pts"), &dev.join("pts"), MsFlags::empty())?;
+    mount(
+        Some("devpts"),
+        &dev.join("pts"),
+        Some("devpts"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
+        Some(DEVPTS_OPTIONS),
+    )
+    .map_err(|e| format!("mount devpts ({DEVPTS_OPTIONS}) on {}/pts: {e}", dev.display()))?;
     mount(
         Some("tmpfs"),
         &dev.join("shm"),

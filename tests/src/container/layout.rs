@@ -28,13 +28,25 @@ pub(crate) const DIR_BINDS: &[(&str, &str)] = &[
 ];
 
 /// Device nodes of the host made visible in the private `/dev` (each is
-/// bound onto an empty placeholder file). The host's devpts instance is
-/// bound as `/dev/pts`, so a pty opened by the test process on the host has
-/// the same name inside, which `login` needs.
-pub(crate) const DEV_NODES: &[&str] = &["null", "zero", "full", "random", "urandom", "tty", "ptmx"];
+/// bound onto an empty placeholder file). Not `ptmx`: the kernel finds the
+/// devpts instance of a `ptmx` device node at `pts` next to it, which a
+/// bind-mounted node has not (its parent lies outside the bind), so
+/// openpty(3) inside failed with ENOENT. `/dev/pts` is a devpts instance of
+/// the container's own ([`DEVPTS_OPTIONS`]) and `/dev/ptmx` links to its
+/// `ptmx`, as in any container runtime.
+pub(crate) const DEV_NODES: &[&str] = &["null", "zero", "full", "random", "urandom", "tty"];
 
-/// Symbolic links every Linux `/dev` has (bash process substitution uses `/dev/fd`).
+/// Mount options of the container's devpts: a new instance, so its ptys are
+/// the container's alone (numbered from 0, invisible on the host); `ptmx`
+/// usable by everyone (sshd opens it as root, but `script` or `tmux` run by
+/// a user as well); terminals of group tty (5), mode 620, as Debian mounts
+/// them, so `write`/`mesg` and login's chown behave as on a real host.
+pub(crate) const DEVPTS_OPTIONS: &str = "newinstance,ptmxmode=0666,mode=620,gid=5";
+
+/// Symbolic links every Linux `/dev` has (bash process substitution uses
+/// `/dev/fd`), and `/dev/ptmx` to the private devpts's multiplexer.
 pub(crate) const DEV_LINKS: &[(&str, &str)] = &[
+    ("ptmx", "pts/ptmx"),
     ("fd", "/proc/self/fd"),
     ("stdin", "/proc/self/fd/0"),
     ("stdout", "/proc/self/fd/1"),

@@ -295,7 +295,7 @@ impl Container {
     /// Any program on a new pty (for example `su -l alice` typed by bob,
     /// which asks for a password).
     pub fn pty(&self, who: &As, argv: &[&str]) -> Result<PtySession> {
-        PtySession::start(self.command(who, argv), argv.join(" "))
+        PtySession::start(self.command(who, argv), argv.join(" "), self.host_pid)
     }
 
     fn start_sshd(&self) -> Result<()> {

@@ -1,8 +1,10 @@
 //! A program on a pseudo-terminal (`login`, `su` with a password prompt),
 //! driven like a person at a terminal: wait for a prompt, type a line.
 //!
-//! The pty comes from the host's devpts, which the container shares (see
-//! `layout`), so the slave's name is the same inside and `login` can use it.
+//! The pty comes from the container's own devpts (see `layout`): the test
+//! process opens the container's `/dev/ptmx` through pid 1's root
+//! (`/proc/<pid 1>/root/dev/ptmx`), so the terminal is `/dev/pts/N` inside,
+//! where `login` looks it up, and the master stays with the test.
 
 use std::fs::File;
 use std::io::{Read, Write};
@@ -10,8 +12,6 @@ use std::os::fd::OwnedFd;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
-
-use nix::pty::openpty;
 
 use super::error::{io_context, Error, Result};
 
@@ -37,15 +37,18 @@ pub struct PtySession {
 const DONE_MARKER: &str = "PAGDONE ";
 
 impl PtySession {
-    /// Start `cmd` with a new pty as its stdin, stdout and stderr.
-    pub(crate) fn start(mut cmd: Command, what: String) -> Result<Self> {
-        let pty = openpty(None, None).map_err(|e| Error::new(format!("openpty: {e}")))?;
-        let slave: OwnedFd = pty.slave;
+    /// Start `cmd` with a new pty of the container whose pid 1 is
+    /// `host_pid` as its stdin, stdout and stderr.
+    pub(crate) fn start(mut cmd: Command, what: String, host_pid: u32) -> Result<Self> {
+        let ptmx = format!("/proc/{host_pid}/root/dev/ptmx");
+        let (master, slave) = crate::process::open_pty(std::path::Path::new(&ptmx))
+            .map_err(io_context(format!("opening {ptmx}")))?;
+        let slave: OwnedFd = slave;
         let clone = |fd: &OwnedFd| fd.try_clone().map_err(io_context("dup pty slave"));
         cmd.stdin(Stdio::from(clone(&slave)?)).stdout(Stdio::from(clone(&slave)?)).stderr(Stdio::from(slave));
         let child = cmd.spawn().map_err(io_context(format!("starting `{what}` on a pty")))?;
         drop(cmd); // closes our copies of the slave, so EOF/EIO comes when the program ends
-        let master = File::from(pty.master);
+        let master = File::from(master);
         let transcript = Arc::new((Mutex::new(Transcript::default()), Condvar::new()));
         let mut reader = master.try_clone().map_err(io_context("dup pty master"))?;
         let shared = Arc::clone(&transcript);

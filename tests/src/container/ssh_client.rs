@@ -1,6 +1,7 @@
 //! The OpenSSH client logging in to the container's sshd from inside the
 //! container: by password through SSH_ASKPASS (never on a command line) or
-//! by the harness's client key. [`SshLogin`] reads like the scenario:
+//! by the harness's client key, or with Kerberos tickets (GSSAPI, `ssh -K`,
+//! delegating them). [`SshLogin`] reads like the scenario:
 //! `ct.ssh("alice").password().run("id")`.
 
 use std::time::Duration;
@@ -29,6 +30,16 @@ pub enum Auth {
     Password(Option<String>),
     /// The harness's client key.
     Key,
+    /// GSSAPI with the tickets of the client's cache, delegated to the
+    /// server (`ssh -K`).
+    Gssapi {
+        /// The client's KRB5CCNAME.
+        ccache: String,
+        /// The server's host name as its principal names it
+        /// (`host/<name>@REALM`); the client connects to 127.0.0.1, which
+        /// names no principal.
+        server: String,
+    },
 }
 
 /// The argv of an ssh client login of `user` running `remote_command`, plus
@@ -37,6 +48,7 @@ pub(crate) fn client_argv(
     user: &str,
     auth: &Auth,
     password: Option<&str>,
+    tty: bool,
     remote_command: &str,
 ) -> (Vec<String>, Vec<(String, String)>) {
     let mut argv: Vec<String> = [
@@ -85,6 +97,27 @@ pub(crate) fn client_argv(
             );
             argv.push(client_key_inside(user));
         }
+        Auth::Gssapi { ccache, server } => {
+            argv.push("-K".into());
+            argv.extend(
+                [
+                    "-o",
+                    "PreferredAuthentications=gssapi-with-mic",
+                    "-o",
+                    "PubkeyAuthentication=no",
+                    "-o",
+                    "BatchMode=yes",
+                    "-o",
+                ]
+                .map(String::from),
+            );
+            argv.push(format!("GSSAPIServerIdentity={server}"));
+            env.push(("KRB5CCNAME".into(), ccache.clone()));
+        }
+    }
+    if tty {
+        // Twice: a terminal on the server even though the client's stdin is none.
+        argv.push("-tt".into());
     }
     argv.push(format!("{user}@127.0.0.1"));
     argv.push("--".into());
@@ -102,12 +135,13 @@ pub struct SshLogin<'a> {
     container: &'a Container,
     user: UserRecord,
     auth: Auth,
+    tty: bool,
     timeout: Duration,
 }
 
 impl<'a> SshLogin<'a> {
     pub(crate) fn new(container: &'a Container, user: UserRecord) -> Self {
-        Self { container, user, auth: Auth::Key, timeout: DEFAULT_TIMEOUT }
+        Self { container, user, auth: Auth::Key, tty: false, timeout: DEFAULT_TIMEOUT }
     }
 
     /// Authenticate with the user's password (through SSH_ASKPASS).
@@ -128,6 +162,21 @@ impl<'a> SshLogin<'a> {
         self
     }
 
+    /// Authenticate with the Kerberos tickets in `ccache` (inside the
+    /// container) and delegate them (`ssh -K`); `server` is the host name
+    /// of sshd's `host/` principal.
+    pub fn gssapi(mut self, ccache: &str, server: &str) -> Self {
+        self.auth = Auth::Gssapi { ccache: ccache.to_owned(), server: server.to_owned() };
+        self
+    }
+
+    /// Ask for a terminal on the server (`ssh -tt`): the command runs on a
+    /// pty that sshd allocates, as an interactive login's shell does.
+    pub fn tty(mut self) -> Self {
+        self.tty = true;
+        self
+    }
+
     /// Time limit of the whole login and command (default 30 s).
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
@@ -136,7 +185,7 @@ impl<'a> SshLogin<'a> {
 
     fn command(&self, remote_command: &str) -> (std::process::Command, String) {
         let (argv, env) =
-            client_argv(&self.user.name, &self.auth, self.user.password.as_deref(), remote_command);
+            client_argv(&self.user.name, &self.auth, self.user.password.as_deref(), self.tty, remote_command);
         let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
         let mut cmd = self.container.command(&As::Root, &argv);
         cmd.envs(env);
@@ -163,7 +212,7 @@ mod tests {
 
     #[test]
     fn password_logins_use_askpass_not_argv() {
-        let (argv, env) = client_argv("alice", &Auth::Password(None), Some("s3cret"), "id");
+        let (argv, env) = client_argv("alice", &Auth::Password(None), Some("s3cret"), false, "id");
         assert!(!argv.iter().any(|a| a.contains("s3cret")));
         assert!(env.contains(&(ASKPASS_ENV.to_owned(), "s3cret".to_owned())));
         assert_eq!(&argv[argv.len() - 3..], ["alice@127.0.0.1", "--", "id"]);
@@ -171,8 +220,19 @@ mod tests {
 
     #[test]
     fn key_logins_name_the_key() {
-        let (argv, env) = client_argv("bob", &Auth::Key, None, "true");
+        let (argv, env) = client_argv("bob", &Auth::Key, None, false, "true");
         assert!(argv.contains(&"/run/pag-test/keys/bob".to_owned()));
         assert!(env.is_empty());
+        assert!(!argv.contains(&"-tt".to_owned()));
+    }
+
+    #[test]
+    fn gssapi_logins_delegate_and_name_the_server() {
+        let auth = Auth::Gssapi { ccache: "FILE:/tmp/cc".into(), server: "login1.example.org".into() };
+        let (argv, env) = client_argv("carol", &auth, None, true, "tty");
+        assert!(argv.contains(&"-K".to_owned()) && argv.contains(&"-tt".to_owned()), "{argv:?}");
+        assert!(argv.contains(&"GSSAPIServerIdentity=login1.example.org".to_owned()), "{argv:?}");
+        assert_eq!(env, [("KRB5CCNAME".to_owned(), "FILE:/tmp/cc".to_owned())]);
+        assert_eq!(&argv[argv.len() - 3..], ["carol@127.0.0.1", "--", "tty"]);
     }
 }

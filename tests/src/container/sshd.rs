@@ -50,8 +50,12 @@ pub(crate) fn key_material() -> Result<&'static KeyMaterial> {
     KEYS.get_or_init(|| generate().map_err(|e| e.to_string())).as_ref().map_err(|e| Error::new(e.clone()))
 }
 
-/// sshd_config: loopback only, PAM for accounts and sessions, password and
-/// public key authentication, room for hundreds of concurrent logins.
+/// sshd_config: loopback only, PAM for accounts and sessions, password,
+/// public key and GSSAPI authentication, room for hundreds of concurrent
+/// logins. GSSAPI (`ssh -K`, the usual login at AFS sites) works only where
+/// a test gives sshd a keytab with `host/<hostname>`; sshd then stores the
+/// delegated tickets in a cache of the user's, names it in the PAM
+/// environment (KRB5CCNAME) and removes it at logout.
 pub(crate) fn sshd_config() -> String {
     "# written by the pag test harness\n\
      ListenAddress 127.0.0.1\n\
@@ -62,6 +66,8 @@ pub(crate) fn sshd_config() -> String {
      PasswordAuthentication yes\n\
      KbdInteractiveAuthentication no\n\
      PubkeyAuthentication yes\n\
+     GSSAPIAuthentication yes\n\
+     GSSAPICleanupCredentials yes\n\
      AuthorizedKeysFile .ssh/authorized_keys\n\
      PermitRootLogin no\n\
      UseDNS no\n\
