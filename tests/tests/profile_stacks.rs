@@ -59,7 +59,7 @@ impl Site {
     /// bob logs in over ssh with his Kerberos password (PAG + token), then
     /// runs `switch`, a shell command that switches to alice and runs
     /// [`report`] as her. Returns the whole output.
-    fn from_bobs_login(&self, switch: &str) -> Result<Output> {
+    fn switch_from_bobs_login(&self, switch: &str) -> Result<Output> {
         let script = format!("{bob}; echo '=== target'; {switch}", bob = report(true, &self.built.tokens()),);
         self.ct.ssh("bob").with_password(KRB_PASSWORD).run(&script)
     }
@@ -157,7 +157,7 @@ fn ssh_login_through_the_enabled_profile_gives_a_pag_with_the_token() -> Result 
 fn su(login: &str) -> Result {
     let site = Site::start(|b| b)?;
     let target = report(false, &site.built.tokens());
-    let out = site.from_bobs_login(&format!(
+    let out = site.switch_from_bobs_login(&format!(
         "echo {pw} | su {login} alice -c {cmd}",
         pw = shell_quote(KRB_PASSWORD),
         cmd = shell_quote(&target)
@@ -170,12 +170,12 @@ fn su(login: &str) -> Result {
 }
 
 #[test]
-fn su_from_bobs_login_puts_alice_in_a_pag_of_her_own() -> Result {
+fn su_switch_from_bobs_login_puts_alice_in_a_pag_of_her_own() -> Result {
     su("")
 }
 
 #[test]
-fn su_dash_from_bobs_login_puts_alice_in_a_pag_of_her_own() -> Result {
+fn su_dash_switch_from_bobs_login_puts_alice_in_a_pag_of_her_own() -> Result {
     su("-")
 }
 
@@ -186,24 +186,24 @@ const SUDOERS: &str = "Defaults env_reset\nroot ALL=(ALL:ALL) ALL\nbob ALL=(ALL:
 fn sudo(options: &str, user: &str) -> Result {
     let site = Site::start(|b| b.writable_overlay("/etc").file("/etc/sudoers", SUDOERS, 0o440))?;
     let target = report(false, &site.built.tokens());
-    let out = site.from_bobs_login(&format!("sudo {options} sh -c {}", shell_quote(&target)))?;
+    let out = site.switch_from_bobs_login(&format!("sudo {options} sh -c {}", shell_quote(&target)))?;
     let r = parse(&out);
     assert_own_pag(&r, user, &out);
     site.teardown()
 }
 
 #[test]
-fn sudo_from_bobs_login_puts_alice_in_a_pag_of_her_own() -> Result {
+fn sudo_switch_from_bobs_login_puts_alice_in_a_pag_of_her_own() -> Result {
     sudo("-u alice", "alice")
 }
 
 #[test]
-fn sudo_i_from_bobs_login_puts_alice_in_a_pag_of_her_own() -> Result {
+fn sudo_i_switch_from_bobs_login_puts_alice_in_a_pag_of_her_own() -> Result {
     sudo("-i -u alice", "alice")
 }
 
 #[test]
-fn sudo_to_root_from_bobs_login_puts_root_in_a_pag_of_its_own() -> Result {
+fn sudo_to_root_switch_from_bobs_login_puts_root_in_a_pag_of_its_own() -> Result {
     sudo("", "root")
 }
 
