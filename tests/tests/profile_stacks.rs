@@ -170,12 +170,12 @@ fn su(login: &str) -> Result {
 }
 
 #[test]
-fn su_switch_from_bobs_login_puts_alice_in_a_pag_of_her_own() -> Result {
+fn su_from_bobs_login_puts_alice_in_a_pag_of_her_own() -> Result {
     su("")
 }
 
 #[test]
-fn su_dash_switch_from_bobs_login_puts_alice_in_a_pag_of_her_own() -> Result {
+fn su_dash_from_bobs_login_puts_alice_in_a_pag_of_her_own() -> Result {
     su("-")
 }
 
@@ -193,17 +193,17 @@ fn sudo(options: &str, user: &str) -> Result {
 }
 
 #[test]
-fn sudo_switch_from_bobs_login_puts_alice_in_a_pag_of_her_own() -> Result {
+fn sudo_from_bobs_login_puts_alice_in_a_pag_of_her_own() -> Result {
     sudo("-u alice", "alice")
 }
 
 #[test]
-fn sudo_i_switch_from_bobs_login_puts_alice_in_a_pag_of_her_own() -> Result {
+fn sudo_i_from_bobs_login_puts_alice_in_a_pag_of_her_own() -> Result {
     sudo("-i -u alice", "alice")
 }
 
 #[test]
-fn sudo_to_root_switch_from_bobs_login_puts_root_in_a_pag_of_its_own() -> Result {
+fn sudo_to_root_from_bobs_login_puts_root_in_a_pag_of_its_own() -> Result {
     sudo("", "root")
 }
 
