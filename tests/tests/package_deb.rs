@@ -220,3 +220,33 @@ fn make_install_only_copies_refuses_another_prefix_and_uninstall_removes_it_all(
     assert_eq!(left.trim(), file("/etc/security/pam_pag.toml").display().to_string(), "left behind");
     Ok(())
 }
+
+/// README's way without a package, for real in a container with writable
+/// /usr, /etc and /var: `make install` (of the PREFIX=/usr build `make deb`
+/// made; no cargo on the container's PATH), `pam-auth-update --enable pag`,
+/// an ssh login with a Kerberos password gets a PAG and the token from the
+/// compiled-in /usr/lib/pag/bin/aklog; `make uninstall` takes pam_pag out of
+/// the common files and removes the module.
+#[test]
+fn make_install_and_pam_auth_update_enable_give_a_login_its_token_and_uninstall_undoes_it() -> Result {
+    let deb = package()?;
+    let top = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .canonicalize()
+        .map_err(|e| format!("{e}"))?;
+    let (ct, kdc) = start(&deb)?;
+    let make = |target: &str| root_sh(&ct, &format!("make -s -C {} {target} PREFIX=/usr", top.display()));
+    make("install")?.assert_success();
+    root_sh(&ct, "test \"$(command -v cargo)\" = '' && pam-auth-update --enable pag")?.assert_success();
+    ct.write_file("/etc/security/pam_pag.toml", &format!("[pam]\ncells = [\"{CELL}\"]\n"), 0o644)?;
+    let out = ct.ssh("alice").with_password(KRB_PASSWORD).run("keyctl show @s; pag-tokens")?;
+    out.assert_success().assert_stdout_contains("user: pag:marker");
+    out.assert_stdout_contains(&format!("(alice@{REALM}) tokens for afs@{CELL}"));
+    make("uninstall")?.assert_success();
+    assert!(!common_files(&ct).contains("pam_pag"), "common-* still name pam_pag:\n{}", common_files(&ct));
+    let gone = root_sh(&ct, "ls /lib/*/security/pam_pag.so /usr/lib/pag /usr/bin/pag-aklog 2>&1; true")?;
+    assert_eq!(gone.stdout.matches("No such file").count(), 3, "{gone:?}");
+    drop(kdc);
+    ct.teardown()?;
+    Ok(())
+}
