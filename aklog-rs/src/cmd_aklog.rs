@@ -99,6 +99,7 @@ pub fn run(cli: &Cli) -> Result<Exit, Failure> {
         }
     };
     let Some(value) = std::env::var_os(token_fd::ENV) else {
+        crate::openafs::note("aklog");
         return fetch_then(cli, &debug, &mut |batch, failures| {
             if batch.fetched.is_empty() {
                 return Ok(());

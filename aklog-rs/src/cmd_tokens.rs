@@ -39,6 +39,7 @@ pub fn status(args: impl IntoIterator<Item = OsString>) -> Exit {
         Ok(c) => c,
         Err(exit) => return exit,
     };
+    crate::openafs::note("tokens");
     match run(&cli) {
         Ok(text) => {
             // A closed stdout (`tokens | head -0`) is not worth a panic.

@@ -18,6 +18,7 @@ pub mod kdf;
 #[allow(unsafe_code)]
 pub mod krb5;
 pub mod listing;
+pub mod openafs;
 pub mod place;
 pub mod ticket;
 pub mod token_fd;

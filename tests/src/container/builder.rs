@@ -33,6 +33,7 @@ pub struct ContainerBuilder {
     shared_dirs: Vec<PathBuf>,
     hostname: Option<String>,
     init_binary: Option<PathBuf>,
+    overlays: Vec<String>,
 }
 
 impl ContainerBuilder {
@@ -93,9 +94,21 @@ impl ContainerBuilder {
 
     /// Write a file at `path` inside the container before it starts. Only
     /// the private trees can be written (`/etc/pam.d`, `/etc/ssh`, `/home`,
-    /// `/run`, `/tmp`, `/var/log` and the replaced `/etc` files).
+    /// `/run`, `/tmp`, `/var/log`, `/var/lib/pam` and the replaced `/etc`
+    /// files), and anything below a [`ContainerBuilder::writable_overlay`].
     pub fn file(mut self, path: &str, text: &str, mode: u32) -> Self {
         self.files.push((path.to_owned(), text.to_owned(), mode));
+        self
+    }
+
+    /// Give the container a writable overlay of the host directory `dir`
+    /// (`/usr`, `/etc`, `/var`, ...): the host's files below, the
+    /// container's changes kept apart and dropped with it. For installing a
+    /// package with dpkg inside (`/usr`, `/etc`, `/var` for its database,
+    /// debconf's and pam-auth-update's state). [`ContainerBuilder::file`]
+    /// can then write below `dir` too.
+    pub fn writable_overlay(mut self, dir: &str) -> Self {
+        self.overlays.push(dir.to_owned());
         self
     }
 
@@ -175,8 +188,8 @@ impl ContainerBuilder {
         // From here on the Container owns the directory and cleans it up on error.
         let mut container = Container::new(dir.clone(), users, leases);
         container.root_keys = Some(root_keys);
+        let staging = dir.join("pam-auth-update");
         let mut stacks: BTreeMap<String, PamStack> = if self.debian_pam {
-            let staging = dir.join("pam-auth-update");
             pam_auth_update::debian_stacks(
                 &staging,
                 &debs_root,
@@ -198,6 +211,8 @@ impl ContainerBuilder {
                 shared_dirs: &shared_dirs,
                 keys: key_material()?,
                 debs_root: &debs_root,
+                overlays: &self.overlays,
+                var_lib_pam: self.debian_pam.then(|| staging.join("var/lib/pam")).as_deref(),
             },
         )?;
         let hostname = self.hostname.as_deref().unwrap_or("pagct");

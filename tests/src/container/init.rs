@@ -34,6 +34,7 @@ pub fn run(dir: &Path, hostname: &str) -> Result<std::convert::Infallible, Strin
     let host_pid = host_pid()?;
     // First, while the tree's path (which may lie under /tmp) is still visible.
     mount_usr_layer(dir)?;
+    super::overlay::mount_writable(dir)?;
     mount_private_files(dir)?;
     mount_proc()?;
     loopback_up()?;

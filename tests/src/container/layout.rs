@@ -20,6 +20,9 @@ pub(crate) const DIR_BINDS: &[(&str, &str)] = &[
     ("etc/pam.d", "/etc/pam.d"),
     ("etc/ssh", "/etc/ssh"),
     ("etc/security", "/etc/security"),
+    // pam-auth-update's record of what it wrote into common-*: the one that
+    // matches the container's own common-* files (see `rootfs`).
+    ("var-lib-pam", "/var/lib/pam"),
     ("home", "/home"),
     ("run", "/run"),
     ("var-log", "/var/log"),
@@ -69,3 +72,14 @@ pub(crate) const SHARES_FILE: &str = "shared-dirs";
 /// File in the container directory naming the unpacked package tree
 /// (`crate::debs`) whose `usr/` pid 1 lays over the host's `/usr`.
 pub(crate) const USR_LAYER_FILE: &str = "usr-layer";
+
+/// File in the container directory listing the host directories that get a
+/// writable overlay (one absolute path a line): the host's tree below, the
+/// container's changes in `overlay/<n>/upper`. For installing packages.
+pub(crate) const OVERLAYS_FILE: &str = "writable-overlays";
+
+/// The upper and work directories (inside the container directory) of the
+/// `index`th writable overlay.
+pub(crate) fn overlay_dirs(index: usize) -> (String, String) {
+    (format!("overlay/{index}/upper"), format!("overlay/{index}/work"))
+}

@@ -36,6 +36,7 @@ mod error;
 mod exec;
 pub mod init;
 mod layout;
+mod overlay;
 mod pam;
 mod pam_auth_update;
 mod pty;

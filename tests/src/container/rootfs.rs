@@ -10,7 +10,10 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use super::error::{io_context, Result};
-use super::layout::{DEV_LINKS, DEV_NODES, FILE_BINDS, HARNESS_RUN_DIR, SHARES_FILE, USR_LAYER_FILE};
+use super::layout::{
+    overlay_dirs, DEV_LINKS, DEV_NODES, FILE_BINDS, HARNESS_RUN_DIR, OVERLAYS_FILE, SHARES_FILE,
+    USR_LAYER_FILE,
+};
 use super::pam::PamStack;
 use super::ssh_client::askpass_script;
 use super::sshd::{sshd_config, KeyMaterial};
@@ -27,6 +30,10 @@ pub(crate) struct RootSpec<'a> {
     /// The unpacked packages (`crate::debs`): their `usr/` is laid over
     /// `/usr`, their stock `/etc` files seed the container's.
     pub(crate) debs_root: &'a Path,
+    /// Host directories that get a writable overlay (see `layout`).
+    pub(crate) overlays: &'a [String],
+    /// pam-auth-update's `/var/lib/pam` matching the `common-*` in `stacks`.
+    pub(crate) var_lib_pam: Option<&'a Path>,
 }
 
 /// A fresh, empty container directory under the temp dir.
@@ -92,6 +99,7 @@ pub(crate) fn host_path(dir: &Path, inside: &str) -> Option<PathBuf> {
         ("/etc/pam.d", "etc/pam.d"),
         ("/etc/ssh", "etc/ssh"),
         ("/etc/security", "etc/security"),
+        ("/var/lib/pam", "var-lib-pam"),
         ("/home", "home"),
         ("/run", "run"),
         ("/var/log", "var-log"),
@@ -126,16 +134,55 @@ pub(crate) fn prepare(dir: &Path, spec: &RootSpec<'_>) -> Result<()> {
     write_runtime_dirs(dir)?;
     write_dev(dir)?;
     write_shares(dir, spec.shared_dirs)?;
+    write_overlays(dir, spec.overlays)?;
+    // Always private: pam-auth-update inside (a package's postinst) must find
+    // the record of the container's common-*, never change the host's.
+    mkdir(&dir.join("var-lib-pam"), 0o755)?;
+    if let Some(var_lib_pam) = spec.var_lib_pam {
+        copy_tree(var_lib_pam, &dir.join("var-lib-pam"))?;
+    }
     for (inside, text, mode) in spec.files {
-        let Some(path) = host_path(dir, inside) else {
+        let path = host_path(dir, inside).or_else(|| overlay_path(dir, spec.overlays, inside));
+        let Some(path) = path else {
             return Err(format!(
-                "file {inside}: only paths under the container's private directories can be written"
+                "file {inside}: only paths under the container's private directories or writable \
+                 overlays can be written"
             )
             .into());
         };
         write(&path, text, *mode)?;
     }
     Ok(())
+}
+
+/// The list of writable overlays for pid 1, and their upper and work
+/// directories. Each must be an existing directory of the host.
+fn write_overlays(dir: &Path, overlays: &[String]) -> Result<()> {
+    let mut list = String::new();
+    for (index, target) in overlays.iter().enumerate() {
+        let usable = target.starts_with('/') && !target.contains(['\n', ':', ',', '\\']);
+        if !usable || !Path::new(target).is_dir() {
+            return Err(format!("writable overlay {target}: needs an existing absolute directory").into());
+        }
+        let (upper, work) = overlay_dirs(index);
+        mkdir(&dir.join(upper), 0o755)?;
+        mkdir(&dir.join(work), 0o755)?;
+        list.push_str(target);
+        list.push('\n');
+    }
+    write(&dir.join(OVERLAYS_FILE), &list, 0o644)
+}
+
+/// Where a file below a writable overlay goes before the container starts:
+/// into that overlay's upper directory (the innermost overlay wins).
+fn overlay_path(dir: &Path, overlays: &[String], inside: &str) -> Option<PathBuf> {
+    let (index, rest) = overlays
+        .iter()
+        .enumerate()
+        .filter_map(|(i, root)| Some((i, inside.strip_prefix(root.trim_end_matches('/'))?)))
+        .filter(|(_, rest)| rest.starts_with('/'))
+        .min_by_key(|(_, rest)| rest.len())?;
+    Some(dir.join(overlay_dirs(index).0).join(rest.trim_start_matches('/')))
 }
 
 /// The list of shared host directories for pid 1, one a line, and an empty
