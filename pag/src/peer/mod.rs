@@ -21,6 +21,7 @@
 //!
 //! The messages are in [`wire`].
 
+pub mod registry;
 pub mod wire;
 
 use std::io::{Read, Write};
