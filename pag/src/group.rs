@@ -63,6 +63,7 @@ pub struct Pag {
     marker_uid: u32,
     official: bool,
     user: Option<u32>,
+    tag: Option<u32>,
 }
 
 impl Pag {
@@ -103,6 +104,12 @@ impl Pag {
     /// as its marker says: what a daemon cross-checks a peer's uid against.
     pub fn user(&self) -> Option<u32> {
         self.user
+    }
+
+    /// The tag gid handed out with this PAG (pam_pag's `tag_gids`), as its
+    /// marker says.
+    pub fn tag(&self) -> Option<u32> {
+        self.tag
     }
 
     /// The tokens in this PAG.
@@ -170,7 +177,8 @@ pub fn create(options: &CreateOptions) -> Result<Pag> {
     probe()?;
     let keyring = join_new()?;
     let user = nix::unistd::getuid().as_raw();
-    finish(keyring, perm::OWN_PAG_KEYRING, user, options).map_err(|e| revoke_half_made(keyring, e))
+    let marker = MarkerFields { user, tag: None };
+    finish(keyring, perm::OWN_PAG_KEYRING, marker, options).map_err(|e| revoke_half_made(keyring, e))
 }
 
 /// Join a new anonymous session keyring: the first half of [`create`], for
@@ -183,14 +191,16 @@ pub fn join_new() -> Result<KeySerial> {
 /// permissions `mask` ([`perm::PAG_KEYRING`] for a login's,
 /// [`perm::OWN_PAG_KEYRING`] for a user's own; neither leaves anybody the
 /// right to change them again), the marker (owned by the caller's effective
-/// uid, naming the keyring and `user`, the uid the PAG is for), and `@u` if
-/// asked.
-pub fn finish(keyring: KeySerial, mask: u32, user: u32, options: &CreateOptions) -> Result<Pag> {
+/// uid, naming the keyring and what `marker` says: the uid the PAG is for,
+/// its tag), and `@u` if asked.
+pub fn finish(keyring: KeySerial, mask: u32, marker: MarkerFields, options: &CreateOptions) -> Result<Pag> {
+    let MarkerFields { user, tag } = marker;
     let doing = "setting up the PAG keyring";
     sys::setperm(keyring, mask).map_err(|e| Error::keyring(doing, e))?;
 
-    let marker = sys::add_key("user", MARKER_DESCRIPTION, marker_payload(keyring, user).as_bytes(), keyring)
-        .map_err(|e| Error::keyring("adding the PAG marker", e))?;
+    let marker =
+        sys::add_key("user", MARKER_DESCRIPTION, marker_payload(keyring, user, tag).as_bytes(), keyring)
+            .map_err(|e| Error::keyring("adding the PAG marker", e))?;
     sys::setperm(marker, perm::MARKER).map_err(|e| Error::keyring("adding the PAG marker", e))?;
     let marker_uid = sys::describe(marker).map_err(|e| Error::keyring(doing, e))?.uid;
 
@@ -202,7 +212,7 @@ pub fn finish(keyring: KeySerial, mask: u32, user: u32, options: &CreateOptions)
         sys::link(user, keyring).map_err(|e| Error::keyring("linking the user keyring into the PAG", e))?;
     }
     let official = mask == perm::PAG_KEYRING && marker_uid == 0;
-    Ok(Pag { keyring, marker, owner, marker_uid, official, user: Some(user) })
+    Ok(Pag { keyring, marker, owner, marker_uid, official, user: Some(user), tag })
 }
 
 /// Revoke a keyring that could not be made a PAG; the error is `why`.
@@ -285,22 +295,38 @@ pub fn recognise(keyring: KeySerial) -> Result<Option<Pag>> {
             marker_uid: d.uid,
             official: root_marker_allowed && d.uid == 0,
             user: says.user,
+            tag: says.tag,
         }));
     }
     Ok(None)
 }
 
+/// What a new marker records besides its keyring.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MarkerFields {
+    /// The uid the PAG is for.
+    pub user: u32,
+    /// The tag gid handed out with it, if any.
+    pub tag: Option<u32>,
+}
+
 /// The marker says which keyring it was made for, so a marker that ends up
-/// in another keyring does not make that one a PAG, and for which user.
-fn marker_payload(keyring: KeySerial, user: u32) -> String {
+/// in another keyring does not make that one a PAG, for which user, and
+/// with which tag.
+fn marker_payload(keyring: KeySerial, user: u32, tag: Option<u32>) -> String {
     let created = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    format!("{MARKER_MAGIC}\nkeyring {keyring}\nuser {user}\ncreated {created}\npid {}\n", std::process::id())
+    let tag = tag.map(|t| format!("tag {t}\n")).unwrap_or_default();
+    format!(
+        "{MARKER_MAGIC}\nkeyring {keyring}\nuser {user}\n{tag}created {created}\npid {}\n",
+        std::process::id()
+    )
 }
 
 /// What a marker's payload says.
 struct Marker {
     keyring: KeySerial,
     user: Option<u32>,
+    tag: Option<u32>,
 }
 
 impl Marker {
@@ -313,7 +339,8 @@ impl Marker {
         let field = |name: &str| text.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(' '));
         let keyring = KeySerial(field("keyring")?.parse().ok()?);
         let user = field("user").and_then(|u| u.parse().ok());
-        Some(Marker { keyring, user })
+        let tag = field("tag").and_then(|t| t.parse().ok());
+        Some(Marker { keyring, user, tag })
     }
 }
 
@@ -323,9 +350,12 @@ mod tests {
 
     #[test]
     fn marker_payload_names_its_keyring_and_user() {
-        let p = marker_payload(KeySerial(12345), 1000);
+        let p = marker_payload(KeySerial(12345), 1000, Some(70_001));
         let m = Marker::parse(p.as_bytes()).unwrap();
-        assert_eq!((m.keyring, m.user), (KeySerial(12345), Some(1000)));
+        assert_eq!((m.keyring, m.user, m.tag), (KeySerial(12345), Some(1000), Some(70_001)));
+        assert!(
+            Marker::parse(marker_payload(KeySerial(1), 2, None).as_bytes()).is_some_and(|m| m.tag.is_none())
+        );
         assert!(Marker::parse(b"keyring 12345\n").is_none());
         assert!(Marker::parse(b"pag-marker 1\nkeyring x\n").is_none());
         assert!(Marker::parse(b"pag-marker 1\nkeyring 7\n").is_some_and(|m| m.user.is_none()));

@@ -15,11 +15,12 @@ use nix::unistd::{getresgid, getresuid, setresgid, setresuid, Gid, ResGid, ResUi
 
 use crate::config::pam::KeyringOwner;
 use crate::error::{Error, Result};
-use crate::group::{self, CreateOptions, Owner, Pag};
+use crate::group::{self, CreateOptions, MarkerFields, Owner, Pag};
+use crate::peer::registry::Registry;
 use crate::sys::{self, SysError};
 
 /// A PAG for `user`, created by root.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct LoginPag {
     /// The user who logs in.
     pub user: Owner,
@@ -27,6 +28,9 @@ pub struct LoginPag {
     pub keyring_owner: KeyringOwner,
     /// Link the user's own user keyring (`@u` of `user`, not of root) into the PAG.
     pub link_user_keyring: bool,
+    /// Hand the PAG a tag gid from this range (pam_pag's `tag_gids`),
+    /// recorded in the registry and in the marker.
+    pub tag_gids: Option<std::ops::RangeInclusive<u32>>,
 }
 
 /// Create the PAG for a login in the calling thread. The caller must have
@@ -43,14 +47,38 @@ pub fn create_pag(login: &LoginPag) -> Result<Pag> {
     };
     let keyring = as_ids(joiner, group::join_new)?;
     let options = CreateOptions { link_user_keyring: false };
-    let finished =
-        group::finish(keyring, crate::perm::PAG_KEYRING, login.user.uid, &options).and_then(|pag| {
+    let finished = tag_for(login, keyring)
+        .and_then(|tag| {
+            let marker = MarkerFields { user: login.user.uid, tag };
+            group::finish(keyring, crate::perm::PAG_KEYRING, marker, &options)
+        })
+        .and_then(|pag| {
             if login.link_user_keyring {
                 link_user_keyring_of(login.user)?;
             }
             Ok(pag)
         });
     finished.map_err(|e| group::revoke_half_made(keyring, e))
+}
+
+fn tag_for(login: &LoginPag, keyring: crate::sys::KeySerial) -> Result<Option<u32>> {
+    match &login.tag_gids {
+        Some(range) => hand_out_tag(range, keyring, login.user.uid),
+        None => Ok(None),
+    }
+}
+
+/// A tag for the new PAG `keyring`; `None` when every tag of the range
+/// names a live PAG (the login goes on without one).
+fn hand_out_tag(
+    range: &std::ops::RangeInclusive<u32>,
+    keyring: crate::sys::KeySerial,
+    uid: u32,
+) -> Result<Option<u32>> {
+    Registry::default().hand_out(range, keyring, uid).map_err(|e| {
+        let errno = nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO));
+        Error::keyring("handing out a tag gid (/run/pag/tags)", SysError { op: "open", errno })
+    })
 }
 
 /// The ids to take for one call.

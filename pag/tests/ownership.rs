@@ -79,7 +79,7 @@ fn become_user(uid: u32, gid: u32) -> Result<(), String> {
 }
 
 fn login(owner: KeyringOwner) -> LoginPag {
-    LoginPag { user: USER, keyring_owner: owner, link_user_keyring: false }
+    LoginPag { user: USER, keyring_owner: owner, link_user_keyring: false, tag_gids: None }
 }
 
 #[test]

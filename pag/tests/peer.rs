@@ -67,7 +67,8 @@ fn become_user(uid: u32, gid: u32) {
 }
 
 fn login_pag(user: Owner) -> KeySerial {
-    let login = LoginPag { user, keyring_owner: KeyringOwner::Root, link_user_keyring: false };
+    let login =
+        LoginPag { user, keyring_owner: KeyringOwner::Root, link_user_keyring: false, tag_gids: None };
     login::create_pag(&login).unwrap().keyring()
 }
 

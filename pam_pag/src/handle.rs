@@ -29,6 +29,10 @@ pub struct SessionState {
     /// Configuration problems (a broken file, a bad argument) already
     /// logged for this session: each is said once, not by every hook.
     pub reported: Vec<String>,
+    /// The tag gid handed out with the PAG (`tag_gids`): added to the
+    /// process's groups again by each later hook, since applications call
+    /// initgroups() between them (sshd's child, su).
+    pub tag: Option<u32>,
 }
 
 /// The PAM handle of one call.

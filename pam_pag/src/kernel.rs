@@ -50,8 +50,14 @@ pub struct PathInfo {
 pub trait Kernel {
     /// Look the user up; `Ok(None)` when there is no such user.
     fn lookup_user(&self, name: &str) -> Result<Option<UserEntry>, String>;
-    /// Create a PAG for the login in the calling thread; its keyring serial.
-    fn create_pag(&mut self, login: &LoginPag) -> pag::Result<i32>;
+    /// Create a PAG for the login in the calling thread; its keyring serial
+    /// and the tag gid handed out with it.
+    fn create_pag(&mut self, login: &LoginPag) -> pag::Result<(i32, Option<u32>)>;
+    /// Why the `tag_gids` range cannot be used here (real groups or
+    /// subordinate gid ranges inside it); empty when it can.
+    fn tag_conflicts(&self, range: &std::ops::RangeInclusive<u32>) -> Vec<String>;
+    /// Add `gid` to the calling process's supplementary groups.
+    fn add_group(&mut self, gid: u32) -> Result<(), String>;
     /// Remove the tokens from `keyring`, or from the session keyring for `None`.
     fn unlog(&mut self, keyring: Option<i32>) -> pag::Result<usize>;
     /// Revoke the PAG keyring.
@@ -96,8 +102,22 @@ impl Kernel for System {
         }
     }
 
-    fn create_pag(&mut self, login: &LoginPag) -> pag::Result<i32> {
-        login::create_pag(login).map(|p| p.keyring().0)
+    fn create_pag(&mut self, login: &LoginPag) -> pag::Result<(i32, Option<u32>)> {
+        login::create_pag(login).map(|p| (p.keyring().0, p.tag()))
+    }
+
+    fn tag_conflicts(&self, range: &std::ops::RangeInclusive<u32>) -> Vec<String> {
+        pag::peer::registry::system_conflicts(range)
+    }
+
+    fn add_group(&mut self, gid: u32) -> Result<(), String> {
+        let gid = nix::unistd::Gid::from_raw(gid);
+        let mut groups = nix::unistd::getgroups().map_err(|e| e.desc().to_owned())?;
+        if groups.contains(&gid) {
+            return Ok(());
+        }
+        groups.push(gid);
+        nix::unistd::setgroups(&groups).map_err(|e| e.desc().to_owned())
     }
 
     fn unlog(&mut self, keyring: Option<i32>) -> pag::Result<usize> {

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use pag::config::pam::{program_env_refusal, KeyringOwner, OnClose, OnKeyringUnavailable};
+use pag::config::pam::{parse_tag_gids, program_env_refusal, KeyringOwner, OnClose, OnKeyringUnavailable};
 #[cfg(test)]
 use pag::config::Config;
 use pag::config::{self, ConfigError, Document, PamSettings, Presence};
@@ -36,6 +36,8 @@ pub struct Options {
     pub on_keyring_unavailable: OnKeyringUnavailable,
     pub tokens_required: bool,
     pub keyring_owner: KeyringOwner,
+    /// `tag_gids`: the range tags are handed out from, if any.
+    pub tag_gids: Option<std::ops::RangeInclusive<u32>>,
 }
 
 impl Default for Options {
@@ -57,6 +59,7 @@ impl Default for Options {
             on_keyring_unavailable: OnKeyringUnavailable::Ignore,
             tokens_required: false,
             keyring_owner: KeyringOwner::Root,
+            tag_gids: None,
         }
     }
 }
@@ -93,6 +96,11 @@ impl Options {
         set(&mut self.on_keyring_unavailable, &layer.on_keyring_unavailable);
         set(&mut self.tokens_required, &layer.tokens_required);
         set(&mut self.keyring_owner, &layer.keyring_owner);
+        // Validated when the file was read; a layer that fails to parse
+        // never gets here.
+        if let Some(range) = layer.tag_gids.as_deref().and_then(|t| parse_tag_gids(t).ok()) {
+            self.tag_gids = Some(range);
+        }
     }
 }
 
@@ -160,6 +168,11 @@ const ARGUMENTS: &[Spec] = &[
             return Err("must be at least 1 second".into());
         }
         a.settings.timeout = Some(seconds);
+        Ok(())
+    }),
+    value("tag_gids", |a, v| {
+        parse_tag_gids(v)?;
+        a.settings.tag_gids = Some(v.to_owned());
         Ok(())
     }),
     value("program_env", |a, v| {
@@ -336,6 +349,7 @@ mod tests {
             "on_keyring_unavailable=fail",
             "tokens_required",
             "keyring_owner=user",
+            "tag_gids=70000-70999",
         ]))
         .unwrap();
         assert!(a.unknown.is_empty());
@@ -358,9 +372,10 @@ mod tests {
             on_keyring_unavailable: OnKeyringUnavailable::Fail,
             tokens_required: true,
             keyring_owner: KeyringOwner::User,
+            tag_gids: Some(70_000..=70_999),
         };
         assert_eq!(o, expected);
-        assert_eq!(ARGUMENTS.len(), 17, "a new option needs a line in the test above");
+        assert_eq!(ARGUMENTS.len(), 18, "a new option needs a line in the test above");
     }
 
     #[test]

@@ -177,6 +177,7 @@ impl Call<'_, '_> {
                 Some(pag) => self.log.debug(&format!("{who}: PAG {pag} already set up by this handle")),
                 None => self.log.debug(&format!("{who}: already set up by this handle, without a PAG")),
             }
+            self.restore_tag(&state);
             // login opens the session (PAG, no ticket yet) before pam_krb5's
             // setcred stores the ticket: the token step waits for KRB5CCNAME.
             if state.tokens_pending && (state.pag.is_some() || self.options.nopag) {
@@ -189,15 +190,19 @@ impl Call<'_, '_> {
                 user: Owner { uid: self.user.uid, gid: self.user.gid },
                 keyring_owner: self.options.keyring_owner,
                 link_user_keyring: self.options.link_user_keyring,
+                tag_gids: self.usable_tag_gids(),
             };
+            let tag_asked = login.tag_gids.is_some();
             match self.kernel.create_pag(&login) {
-                Ok(serial) => {
+                Ok((serial, tag)) => {
                     state.pag = Some(serial);
                     let owner = match self.options.keyring_owner {
                         KeyringOwner::Root => "root",
                         KeyringOwner::User => "the user",
                     };
                     self.log.info(&format!("{who}: created PAG {serial} (keyring owned by {owner})"));
+                    state.tag = tag;
+                    self.give_tag(serial, tag, tag_asked);
                 }
                 Err(e) if e.kind() == ErrorKind::KeyringsUnavailable => {
                     state.established = true;
@@ -233,6 +238,44 @@ impl Call<'_, '_> {
             return pam::SUCCESS;
         }
         self.tokens_step(state)
+    }
+
+    /// `tag_gids`, unless this system makes it unsafe (said each session).
+    fn usable_tag_gids(&mut self) -> Option<std::ops::RangeInclusive<u32>> {
+        let range = self.options.tag_gids.clone()?;
+        let conflicts = self.kernel.tag_conflicts(&range);
+        if conflicts.is_empty() {
+            return Some(range);
+        }
+        let who = self.who();
+        self.log.error(&format!("{who}: no tag for this login: {}", conflicts.join("; ")));
+        None
+    }
+
+    /// Add the tag handed out with the new PAG to the process's groups.
+    fn give_tag(&mut self, pag: i32, tag: Option<u32>, asked: bool) {
+        let who = self.who();
+        match tag {
+            Some(gid) => match self.kernel.add_group(gid) {
+                Ok(()) => self.log.info(&format!("{who}: PAG {pag} has tag gid {gid}")),
+                Err(e) => self.log.error(&format!("{who}: cannot add tag gid {gid} to the groups: {e}")),
+            },
+            None if asked => {
+                self.log.warning(&format!("{who}: no free tag gid in tag_gids: PAG {pag} has no tag"))
+            }
+            None => {}
+        }
+    }
+
+    /// Applications call initgroups() between PAM calls (sshd's child
+    /// before its second setcred, su): put the tag back.
+    fn restore_tag(&mut self, state: &SessionState) {
+        if let Some(gid) = state.tag {
+            if let Err(e) = self.kernel.add_group(gid) {
+                let who = self.who();
+                self.log.error(&format!("{who}: cannot add tag gid {gid} to the groups again: {e}"));
+            }
+        }
     }
 
     /// Run the token step once the session is set up; remember when it ran.
@@ -272,6 +315,7 @@ impl Call<'_, '_> {
                 }
             }
         } else {
+            self.restore_tag(&state);
             state.pag
         };
         if self.options.notokens {

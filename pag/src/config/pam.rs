@@ -88,6 +88,9 @@ pub struct PamSettings {
     pub tokens_required: Option<bool>,
     /// Who owns the PAG keyring.
     pub keyring_owner: Option<KeyringOwner>,
+    /// Hand each PAG one supplementary group from this range, `"FIRST-LAST"`,
+    /// so daemons can tell logins apart (see `pag::peer`). Off by default.
+    pub tag_gids: Option<String>,
     /// `[pam.service.<name>]` sections, allowed only directly under `[pam]`.
     pub service: BTreeMap<String, PamSettings>,
 }
@@ -130,6 +133,11 @@ impl PamSettings {
             let key = format!("{prefix}.timeout");
             errors.push(ConfigError::invalid(path, text, &key, "must be at least 1 second"));
         }
+        if let Some(range) = &self.tag_gids {
+            if let Err(why) = parse_tag_gids(range) {
+                errors.push(ConfigError::invalid(path, text, &format!("{prefix}.tag_gids"), why));
+            }
+        }
         for name in self.program_env.iter().flatten() {
             if let Some(why) = program_env_refusal(name) {
                 let key = format!("{prefix}.program_env");
@@ -137,6 +145,30 @@ impl PamSettings {
             }
         }
     }
+}
+
+/// Smallest first gid of `tag_gids`: below it are the system's own groups.
+pub const TAG_GIDS_MIN: u32 = 1000;
+/// Most gids `tag_gids` may span.
+pub const TAG_GIDS_MAX_SPAN: u32 = 1_000_000;
+
+/// Parse `tag_gids`, `"FIRST-LAST"`: decimal, FIRST at least
+/// [`TAG_GIDS_MIN`], LAST at least FIRST and below 4294967295 (which means
+/// "no group" to the kernel), at most [`TAG_GIDS_MAX_SPAN`] gids.
+pub fn parse_tag_gids(text: &str) -> Result<std::ops::RangeInclusive<u32>, String> {
+    let (first, last) = text.split_once('-').ok_or_else(|| format!("`{text}` is not FIRST-LAST"))?;
+    let number = |n: &str| n.trim().parse::<u32>().map_err(|_| format!("`{}` is not a gid", n.trim()));
+    let (first, last) = (number(first)?, number(last)?);
+    if first < TAG_GIDS_MIN {
+        return Err(format!("starts at {first}, among the system's own groups (use {TAG_GIDS_MIN} or more)"));
+    }
+    if last < first || last == u32::MAX {
+        return Err(format!("`{text}` is not a range of gids"));
+    }
+    if last - first >= TAG_GIDS_MAX_SPAN {
+        return Err(format!("spans more than {TAG_GIDS_MAX_SPAN} gids"));
+    }
+    Ok(first..=last)
 }
 
 /// Names `program_env` may never list, whatever the administrator wants:
@@ -256,6 +288,17 @@ mod tests {
     fn nested_service_is_refused() {
         let e = parse("[pam.service.a.service.b]\ndebug = true\n").unwrap_err();
         assert_eq!(e.key.as_deref(), Some("pam.service.a.service.b"));
+    }
+
+    #[test]
+    fn tag_gids_are_a_bounded_range_above_the_system_groups() {
+        assert_eq!(parse_tag_gids("70000-70999"), Ok(70_000..=70_999));
+        assert_eq!(parse_tag_gids(" 2000 - 2000 "), Ok(2000..=2000));
+        for bad in ["70000", "x-1", "100-200", "5000-4000", "1000-4294967295", "1000-9999999"] {
+            assert!(parse_tag_gids(bad).is_err(), "{bad}");
+        }
+        let e = parse("[pam]\ntag_gids = \"5-10\"\n").unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("pam.tag_gids"));
     }
 
     #[test]

@@ -67,7 +67,12 @@ impl Registry {
     /// Hand out a tag from `range` for the PAG `pag` of user `uid`: a gid
     /// never handed out, else the least recently handed-out one whose PAG
     /// is gone. `None` when every tag names a live PAG.
-    pub fn hand_out(&self, range: &RangeInclusive<u32>, pag: KeySerial, uid: u32) -> std::io::Result<Option<u32>> {
+    pub fn hand_out(
+        &self,
+        range: &RangeInclusive<u32>,
+        pag: KeySerial,
+        uid: u32,
+    ) -> std::io::Result<Option<u32>> {
         fs::DirBuilder::new().recursive(true).mode(0o700).create(&self.dir)?;
         let record = format!("pag {}\nuid {uid}\n", pag.0);
         // Never handed out: claim it by creating its file (O_EXCL decides races).
@@ -104,6 +109,48 @@ impl Registry {
     }
 }
 
+/// Why `range` cannot serve as tags on a system whose `/etc/group` and
+/// `/etc/subgid` read `group` and `subgid`: a real group inside it (its
+/// members would pass as a login), or a subordinate range overlapping it
+/// (newgidmap lets a user give its processes those gids in a user
+/// namespace, and SO_PEERGROUPS reports them). Groups that only a network
+/// directory (SSSD, LDAP) knows are the administrator's to keep out.
+pub fn conflicts(range: &RangeInclusive<u32>, group: &str, subgid: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for line in group.lines() {
+        let fields: Vec<&str> = line.split(':').collect();
+        if let (Some(name), Some(gid)) = (fields.first(), fields.get(2).and_then(|g| g.parse::<u32>().ok())) {
+            if range.contains(&gid) {
+                found.push(format!("group {name} has gid {gid}, inside tag_gids"));
+            }
+        }
+    }
+    for line in subgid.lines() {
+        let fields: Vec<&str> = line.split(':').collect();
+        let (Some(owner), Some(start), Some(count)) = (
+            fields.first(),
+            fields.get(1).and_then(|s| s.parse::<u64>().ok()),
+            fields.get(2).and_then(|c| c.parse::<u64>().ok()),
+        ) else {
+            continue;
+        };
+        let (first, last) = (u64::from(*range.start()), u64::from(*range.end()));
+        if start <= last && start + count > first {
+            found.push(format!(
+                "{owner}'s subordinate gids {start}-{} in /etc/subgid overlap tag_gids",
+                start + count - 1
+            ));
+        }
+    }
+    found
+}
+
+/// [`conflicts`] for this system's `/etc/group` and `/etc/subgid`.
+pub fn system_conflicts(range: &RangeInclusive<u32>) -> Vec<String> {
+    let read = |p: &str| fs::read_to_string(p).unwrap_or_default();
+    conflicts(range, &read("/etc/group"), &read("/etc/subgid"))
+}
+
 /// Whether the keyring `pag` still exists in the kernel (revoked counts as
 /// alive: processes may still be in it).
 fn pag_alive(pag: KeySerial) -> bool {
@@ -132,6 +179,21 @@ mod tests {
         assert_eq!(parse("pag 12\nuid 1000\n"), Some(Registered { pag: 12, uid: 1000 }));
         assert_eq!(parse("pag x\nuid 1\n"), None);
         assert_eq!(parse(""), None);
+    }
+
+    #[test]
+    fn real_groups_and_subordinate_ranges_inside_the_range_are_named() {
+        let range = 100_000..=100_999;
+        let group = "root:x:0:\nstaff:x:50:\nproj:x:100500:alice\n";
+        let subgid = "alice:100900:65536\nbob:300000:65536\n";
+        assert_eq!(
+            conflicts(&range, group, subgid),
+            [
+                "group proj has gid 100500, inside tag_gids",
+                "alice's subordinate gids 100900-166435 in /etc/subgid overlap tag_gids",
+            ]
+        );
+        assert!(conflicts(&(200_000..=200_999), group, subgid).is_empty());
     }
 
     #[test]

@@ -64,6 +64,8 @@ struct FakeKernel {
     store_fails: bool,
     root: bool,
     current_pag: Option<i32>,
+    tag: Option<u32>,
+    tag_conflicts: Vec<String>,
 }
 
 /// What our aklog hands back for the site's cell.
@@ -87,6 +89,8 @@ impl Default for FakeKernel {
             store_fails: false,
             root: true,
             current_pag: None,
+            tag: None,
+            tag_conflicts: Vec::new(),
         }
     }
 }
@@ -106,10 +110,19 @@ impl Kernel for FakeKernel {
             _ => None,
         })
     }
-    fn create_pag(&mut self, login: &LoginPag) -> pag::Result<i32> {
+    fn create_pag(&mut self, login: &LoginPag) -> pag::Result<(i32, Option<u32>)> {
         self.calls.push(format!("create owner={:?} link={}", login.keyring_owner, login.link_user_keyring));
+        let tag = login.tag_gids.as_ref().and(self.tag);
         self.create
+            .map(|serial| (serial, tag))
             .map_err(|errno| pag::Error::keyring("creating the PAG keyring", SysError { op: "join", errno }))
+    }
+    fn tag_conflicts(&self, _range: &std::ops::RangeInclusive<u32>) -> Vec<String> {
+        self.tag_conflicts.clone()
+    }
+    fn add_group(&mut self, gid: u32) -> Result<(), String> {
+        self.calls.push(format!("group {gid}"));
+        Ok(())
     }
     fn unlog(&mut self, keyring: Option<i32>) -> pag::Result<usize> {
         self.calls.push(format!("unlog {keyring:?}"));
@@ -258,6 +271,7 @@ fn gdm_order_setcred_first_then_open() {
             keyrings_unavailable: false,
             user: Some(alice),
             reported: Vec::new(),
+            tag: None,
         })
     );
 }
@@ -673,4 +687,39 @@ fn a_screen_locker_refreshes_the_pag_it_runs_in_with_the_users_rights() {
         assert_eq!(s.call(Hook::Setcred(Cred::Refresh), &[]), pam::IGNORE);
         assert!(s.kernel.calls.is_empty(), "{:?}", s.kernel.calls);
     }
+}
+
+#[test]
+fn a_tag_is_given_at_creation_and_again_after_initgroups() {
+    // sshd: setcred (creates), open_session, then setcred in the child
+    // after initgroups: the tag is added each time.
+    let mut s = Script::new();
+    s.options.tag_gids = Some(70_000..=70_099);
+    s.kernel.tag = Some(70_007);
+    s.call(Hook::Setcred(Cred::Establish), &[]);
+    s.call(Hook::OpenSession, &[]);
+    s.call(Hook::Setcred(Cred::Establish), &[]);
+    assert_eq!(
+        s.kernel.calls,
+        ["create owner=Root link=true", "group 70007", "group 70007", "group 70007"],
+        "{:#?}",
+        s.texts()
+    );
+    assert!(s.texts().iter().any(|t| t.ends_with("PAG 777 has tag gid 70007")), "{:#?}", s.texts());
+}
+
+#[test]
+fn an_unsafe_tag_range_gives_no_tag_and_says_why() {
+    let mut s = Script::new();
+    s.options.tag_gids = Some(70_000..=70_099);
+    s.kernel.tag = Some(70_007);
+    s.kernel.tag_conflicts = vec!["group proj has gid 70050, inside tag_gids".into()];
+    assert_eq!(s.call(Hook::OpenSession, &[]), pam::SUCCESS);
+    assert_eq!(s.kernel.calls, ["create owner=Root link=true"]);
+    let texts = s.texts();
+    assert!(
+        texts.iter().any(|t| t.ends_with("no tag for this login: group proj has gid 70050, inside tag_gids")),
+        "{texts:#?}"
+    );
+    assert!(!texts.iter().any(|t| t.contains("no free tag gid")), "{texts:#?}");
 }

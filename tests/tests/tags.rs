@@ -1,0 +1,79 @@
+//! `tag_gids` through a real sshd (the shipped stack, Debian's common-*
+//! files) in a test container: each login's PAG gets its own tag gid, which
+//! survives sshd's initgroups() in the session child, and the registry and
+//! the marker name the PAG. Needs root.
+
+use pag_tests::container::{Container, PamStack, User};
+use pag_tests::site::Built;
+
+type Result<T = ()> = pag_tests::container::Result<T>;
+
+const RANGE: &str = "70000-70099";
+
+fn shipped_sshd(built: &Built) -> PamStack {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../conf/pam.d/sshd");
+    let text = std::fs::read_to_string(&path).unwrap();
+    PamStack::from_text(&text).replace_module("pam_pag.so", &built.pam_pag.display().to_string())
+}
+
+/// What one login printed: its groups, its PAG serial, its marker.
+struct Login {
+    groups: Vec<u32>,
+    pag: String,
+    marker: String,
+}
+
+fn login(ct: &Container, user: &str) -> Result<Login> {
+    let script = "id -G; echo ---; keyctl show @s | awk 'NR==2 {print $1}'; echo ---; \
+                  keyctl pipe $(keyctl search @s user pag:marker)";
+    let out = ct.ssh(user).key().run(script)?;
+    out.assert_success();
+    let parts: Vec<&str> = out.stdout.split("---\n").collect();
+    assert_eq!(parts.len(), 3, "{}", out.stdout);
+    Ok(Login {
+        groups: parts[0].split_whitespace().filter_map(|g| g.parse().ok()).collect(),
+        pag: parts[1].trim().to_owned(),
+        marker: parts[2].to_owned(),
+    })
+}
+
+#[test]
+fn each_ssh_login_gets_its_own_tag_which_survives_initgroups_and_names_its_pag() -> Result {
+    let built = Built::find()?;
+    let ct = Container::builder()
+        .debian_pam()
+        .pam("sshd", shipped_sshd(&built))
+        .file(
+            "/etc/security/pam_pag.toml",
+            &format!("[pam]\nnotokens = true\ntag_gids = \"{RANGE}\"\n"),
+            0o644,
+        )
+        .user(User::new("tess").ssh_key())
+        .sshd()
+        .start()?;
+    let uid = ct.user("tess").uid;
+    // Two logins at once: the first stays open while the second logs in.
+    let first = ct.ssh("tess").key().spawn("id -G; keyctl show @s | awk 'NR==2 {print $1}'; sleep 3")?;
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let two = login(&ct, "tess")?;
+    let one_out = first.wait(std::time::Duration::from_secs(10))?;
+    let mut lines = one_out.stdout.lines();
+    let one_groups: Vec<u32> =
+        lines.next().unwrap_or("").split_whitespace().filter_map(|g| g.parse().ok()).collect();
+    let one_pag = lines.next().unwrap_or("").trim().to_owned();
+    let in_range =
+        |groups: &[u32]| groups.iter().copied().filter(|g| (70_000..=70_099).contains(g)).collect::<Vec<_>>();
+    let (tag_one, tag_two) = (in_range(&one_groups), in_range(&two.groups));
+    assert_eq!((tag_one.len(), tag_two.len()), (1, 1), "{one_groups:?} {:?}", two.groups);
+    assert_ne!(tag_one, tag_two, "two concurrent logins share a tag");
+    assert_ne!(one_pag, two.pag);
+    // The marker records the tag; the registry maps it to the PAG and uid.
+    assert!(two.marker.contains(&format!("tag {}", tag_two[0])), "{}", two.marker);
+    let registry = ct.host_path(&format!("/run/pag/tags/{}", tag_two[0])).unwrap();
+    let record = std::fs::read_to_string(&registry).unwrap();
+    assert_eq!(record, format!("pag {}\nuid {uid}\n", two.pag));
+    let dir = std::fs::metadata(registry.parent().unwrap()).unwrap();
+    assert_eq!(std::os::unix::fs::PermissionsExt::mode(&dir.permissions()) & 0o777, 0o700);
+    ct.teardown()?;
+    Ok(())
+}
