@@ -42,14 +42,21 @@ fn package_files(deb: &std::path::Path) -> Result<Vec<String>> {
 }
 
 /// A Debian container with writable /usr, /etc and /var, sshd, alice, a
-/// KDC that knows her, and the package visible at its host path.
+/// KDC that knows her, and the checkout (so the package and the Makefile)
+/// visible at its host path, also where that is under the container's
+/// private /tmp (CI's clone is).
 fn start(deb: &std::path::Path) -> Result<(Container, Kdc)> {
+    let top = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .canonicalize()
+        .map_err(|e| format!("{e}"))?;
+    assert!(deb.starts_with(&top), "{} is not in the checkout {}", deb.display(), top.display());
     let ct = Container::builder()
         .debian_pam()
         .writable_overlay("/usr")
         .writable_overlay("/etc")
         .writable_overlay("/var")
-        .share_dir(deb.parent().expect("a file has a directory"))
+        .share_dir(top)
         .user(User::new("alice").password("unix pw"))
         .sshd()
         .start()?;
@@ -149,7 +156,11 @@ fn next_to_openafs_the_package_overwrites_nothing_and_both_command_sets_are_reac
         "pag-tokens --help | head -1; pag-aklog --help | head -1; pag-pagsh -c 'keyctl rdescribe @s'",
     )?;
     ours.assert_success();
-    assert!(ours.stdout.contains("tokens") && ours.stdout.contains("aklog"), "{ours:?}");
+    assert!(
+        ours.stdout.contains("List the AFS tokens of your PAG")
+            && ours.stdout.contains("Get AFS tokens from your Kerberos tickets"),
+        "{ours:?}"
+    );
     let chosen =
         root_sh(&ct, "update-alternatives --set pagsh /usr/lib/pag/bin/pagsh && readlink -f /usr/bin/pagsh")?;
     assert_eq!(chosen.assert_success().stdout_trimmed().lines().last(), Some("/usr/lib/pag/bin/pagsh"));
