@@ -67,7 +67,12 @@ impl Registry {
     /// Hand out a tag from `range` for the PAG `pag` of user `uid`: a gid
     /// never handed out, else the least recently handed-out one whose PAG
     /// is gone. `None` when every tag names a live PAG.
-    pub fn hand_out(&self, range: &RangeInclusive<u32>, pag: KeySerial, uid: u32) -> std::io::Result<Option<u32>> {
+    pub fn hand_out(
+        &self,
+        range: &RangeInclusive<u32>,
+        pag: KeySerial,
+        uid: u32,
+    ) -> std::io::Result<Option<u32>> {
         fs::DirBuilder::new().recursive(true).mode(0o700).create(&self.dir)?;
         let record = format!("pag {}\nuid {uid}\n", pag.0);
         // Never handed out: claim it by creating its file (O_EXCL decides races).
