@@ -107,6 +107,7 @@ install:
 	install -D -m 0644 man/pam_pag.8 $(DESTDIR)$(MANDIR)/man8/pam_pag.8
 	install -D -m 0644 man/pam_pag.toml.5 $(DESTDIR)$(MANDIR)/man5/pam_pag.toml.5
 	install -D -m 0644 man/$(ADMIN).8 $(DESTDIR)$(MANDIR)/man8/$(ADMIN).8
+	install -D -m 0644 man/pag-peer.7 $(DESTDIR)$(MANDIR)/man7/pag-peer.7
 	for page in $(BINARIES); do \
 	    install -D -m 0644 man/$$page.1 $(DESTDIR)$(MANDIR)/man1/pag-$$page.1; \
 	    if [ -L $(DESTDIR)$(BINDIR)/$$page ]; then ln -sfn pag-$$page.1 $(DESTDIR)$(MANDIR)/man1/$$page.1; fi; \
@@ -132,7 +133,7 @@ uninstall:
 	    if [ "$$(readlink $(DESTDIR)$(MANDIR)/man1/$$b.1)" = "pag-$$b.1" ]; then rm -f $(DESTDIR)$(MANDIR)/man1/$$b.1; fi; \
 	done
 	-rmdir $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(PREFIX)/lib/pag 2>/dev/null
-	rm -f $(DESTDIR)$(BINDIR)/$(ADMIN) $(DESTDIR)$(MANDIR)/man8/$(ADMIN).8
+	rm -f $(DESTDIR)$(BINDIR)/$(ADMIN) $(DESTDIR)$(MANDIR)/man8/$(ADMIN).8 $(DESTDIR)$(MANDIR)/man7/pag-peer.7
 	rm -f $(DESTDIR)$(MANDIR)/man8/pam_pag.8 $(DESTDIR)$(MANDIR)/man5/pam_pag.toml.5
 	rm -rf $(DESTDIR)$(DOCDIR)
 	@if cmp -s conf/pam_pag.toml $(DESTDIR)$(SYSCONFDIR)/security/pam_pag.toml; then \

@@ -146,6 +146,13 @@ fn status(current: &Current, args: &Args) -> pag::Result<(Status, Vec<Token>)> {
 fn tag(pag: Option<&Pag>, args: &Args) -> (Option<u32>, Option<String>) {
     let dir = tags::dir(args.tag_registry.as_ref());
     if let Some(why) = tags::unreadable(&dir) {
+        // The registry is root's; the PAG's marker (readable inside it)
+        // records the tag too: this process has it if it is in its groups.
+        let marked = pag.and_then(Pag::tag);
+        let groups = nix::unistd::getgroups().unwrap_or_default();
+        if let Some(gid) = marked.filter(|g| groups.contains(&nix::unistd::Gid::from_raw(*g))) {
+            return (Some(gid), None);
+        }
         return (None, Some(why));
     }
     let registry = tags::registry(&dir);

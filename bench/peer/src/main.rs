@@ -74,6 +74,7 @@ fn run() -> Result<(), String> {
         user: pag::Owner { uid: 0, gid: 0 },
         keyring_owner: KeyringOwner::Root,
         link_user_keyring: false,
+        tag_gids: None,
     })
     .map_err(|e| e.to_string())?;
     let tag = registry

@@ -57,7 +57,12 @@ impl Scratch {
 pub fn in_login<R: Send>(user: Owner, body: impl FnOnce(i32) -> R + Send) -> R {
     std::thread::scope(|s| {
         s.spawn(|| {
-            let login = LoginPag { user, keyring_owner: KeyringOwner::Root, link_user_keyring: false };
+            let login = LoginPag {
+                user,
+                keyring_owner: KeyringOwner::Root,
+                link_user_keyring: false,
+                tag_gids: None,
+            };
             let pag = login::create_pag(&login).expect("a login PAG");
             body(pag.keyring().0)
         })
