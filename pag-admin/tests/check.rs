@@ -321,3 +321,33 @@ fn the_shipped_stacks_carry_no_pam_pag_arguments() {
         }
     }
 }
+
+#[test]
+fn tag_gids_overlapping_a_group_or_a_subgid_range_is_an_error() {
+    let fx = fx();
+    let toml = std::fs::read_to_string(fx.path().join("pam_pag.toml")).unwrap();
+    fx.write("pam_pag.toml", &toml.replace("[pam]\n", "[pam]\ntag_gids = \"70000-70999\"\n"));
+    fx.write("etc/group", "root:x:0:\nproj:x:70500:alice\n");
+    fx.write("etc/subgid", "alice:100000:65536\n");
+    let o = fx.check(&[]);
+    let text = fx.dir_text(&o.stdout);
+    assert_eq!(o.code, 1, "{text}");
+    assert!(
+        text.lines().any(|l| l
+            == "ERROR tags: [pam] tag_gids 70000-70999: group proj has gid 70500, inside tag_gids; logins get no tag"),
+        "{text}"
+    );
+    fx.write("etc/group", "root:x:0:\n");
+    fx.write("etc/subgid", "alice:70900:65536\n");
+    let text = fx.dir_text(&fx.check(&[]).stdout);
+    assert!(text.contains("alice's subordinate gids 70900-136435 in /etc/subgid overlap tag_gids"), "{text}");
+    fx.write("etc/subgid", "alice:100000:65536\n");
+    let o = fx.check(&[]);
+    let text = fx.dir_text(&o.stdout);
+    assert!(
+        text.lines()
+            .any(|l| l
+                == "OK    tags: [pam] tag_gids 70000-70999: no group or subordinate gid range inside it"),
+        "{text}"
+    );
+}

@@ -36,6 +36,7 @@ pub fn run(args: &Args) -> ExitCode {
     let file = config::check(args.config.as_deref(), &mut report);
     let programs = services::check(&args.pam_dir, &file, &mut report);
     system::check(&args.system_root, &mut report);
+    system::check_tags(&args.system_root, &file, &mut report);
     system::check_programs(&programs, &mut report);
     if args.json {
         print!("{}", report.json());

@@ -9,6 +9,7 @@ use std::path::Path;
 use nix::errno::Errno;
 use pag::sys::{self, Special};
 
+use super::config::FileSettings;
 use super::services::Program;
 use crate::report::Report;
 
@@ -187,6 +188,41 @@ fn openafs(root: &Path, report: &mut Report) {
 /// Each token program a login will run: there, executable, root's, not
 /// writable by group or others (it is started by root with the user's
 /// ticket).
+/// `tag_gids` against this system's groups and subordinate gid ranges
+/// (`/etc/group`, `/etc/subgid` under `root`): a range a real group or a
+/// subgid range overlaps would let processes pass as logins, so the module
+/// refuses it at each login.
+pub fn check_tags(root: &Path, file: &FileSettings, report: &mut Report) {
+    let Some(pam) = &file.pam else { return };
+    let mut ranges: Vec<(String, &str)> = Vec::new();
+    if let Some(range) = pam.tag_gids.as_deref() {
+        ranges.push(("[pam]".to_owned(), range));
+    }
+    for (service, section) in &pam.service {
+        if let Some(range) = section.tag_gids.as_deref() {
+            ranges.push((format!("[pam.service.{service}]"), range));
+        }
+    }
+    let group = read(root, "/etc/group").unwrap_or_default();
+    let subgid = read(root, "/etc/subgid").unwrap_or_default();
+    for (section, text) in ranges {
+        // A malformed range is the config check's error already.
+        let Ok(range) = pag::config::pam::parse_tag_gids(text) else { continue };
+        let conflicts = pag::peer::registry::conflicts(&range, &group, &subgid);
+        if conflicts.is_empty() {
+            report.ok(
+                "tags",
+                format!("{section} tag_gids {text}: no group or subordinate gid range inside it"),
+            );
+        } else {
+            report.error(
+                "tags",
+                format!("{section} tag_gids {text}: {}; logins get no tag", conflicts.join("; ")),
+            );
+        }
+    }
+}
+
 pub fn check_programs(programs: &[Program], report: &mut Report) {
     for p in programs {
         let users = p.used_by.len();
