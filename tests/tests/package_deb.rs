@@ -235,7 +235,7 @@ fn make_install_only_copies_refuses_another_prefix_and_uninstall_removes_it_all(
 /// README's way without a package, for real in a container with writable
 /// /usr, /etc and /var: `make install` (of the PREFIX=/usr build `make deb`
 /// made; no cargo on the container's PATH), `pam-auth-update --enable pag`,
-/// an ssh login with a Kerberos password gets a PAG and the token from the
+/// `pag check` without errors, an ssh login with a Kerberos password gets a PAG and the token from the
 /// compiled-in /usr/lib/pag/bin/aklog; `make uninstall` takes pam_pag out of
 /// the common files and removes the module.
 #[test]
@@ -250,13 +250,20 @@ fn make_install_and_pam_auth_update_enable_give_a_login_its_token_and_uninstall_
     make("install")?.assert_success();
     root_sh(&ct, "test \"$(command -v cargo)\" = '' && pam-auth-update --enable pag")?.assert_success();
     ct.write_file("/etc/security/pam_pag.toml", &format!("[pam]\ncells = [\"{CELL}\"]\n"), 0o644)?;
+    // The README's next step: check before logging out. No error here
+    // (warnings, such as no Yama in this kernel, are the system's).
+    let check = root_sh(&ct, "pag check")?;
+    check.assert_success();
+    assert!(check.stdout.contains("0 error(s)"), "{check:?}");
+    assert!(check.stdout.contains("OK    program: /usr/lib/pag/bin/aklog"), "{check:?}");
     let out = ct.ssh("alice").with_password(KRB_PASSWORD).run("keyctl show @s; pag-tokens")?;
     out.assert_success().assert_stdout_contains("user: pag:marker");
     out.assert_stdout_contains(&format!("(alice@{REALM}) tokens for afs@{CELL}"));
     make("uninstall")?.assert_success();
     assert!(!common_files(&ct).contains("pam_pag"), "common-* still name pam_pag:\n{}", common_files(&ct));
-    let gone = root_sh(&ct, "ls /lib/*/security/pam_pag.so /usr/lib/pag /usr/bin/pag-aklog 2>&1; true")?;
-    assert_eq!(gone.stdout.matches("No such file").count(), 3, "{gone:?}");
+    let gone =
+        root_sh(&ct, "ls /lib/*/security/pam_pag.so /usr/lib/pag /usr/bin/pag-aklog /usr/bin/pag 2>&1; true")?;
+    assert_eq!(gone.stdout.matches("No such file").count(), 4, "{gone:?}");
     drop(kdc);
     ct.teardown()?;
     Ok(())
