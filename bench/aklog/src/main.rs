@@ -71,7 +71,8 @@ fn run() -> Result<(), String> {
 
     let cmd = |program: PathBuf, args: &[&str]| {
         let mut c = kdc.command(program);
-        c.env("KRB5CCNAME", &ccache).env("PAG_CONFIG", "/nonexistent").args(args);
+        // An empty configuration (a named file must exist): the built-in defaults.
+        c.env("KRB5CCNAME", &ccache).env("PAG_CONFIG", "/dev/null").args(args);
         c.stdout(Stdio::null()).stderr(Stdio::null());
         c
     };
