@@ -53,7 +53,8 @@ pub fn run() -> Result<()> {
 
     step(&format!("Log in: ssh {USER}@127.0.0.1 with the Kerberos password. pam_krb5 gets a ticket;"));
     println!("   pam_pag makes a fresh PAG (a new session keyring no other login can enter) and runs");
-    println!("   aklog in it, as the user, to turn the ticket into an AFS token for {CELL}.");
+    println!("   aklog as the user, outside the PAG, to turn the ticket into an AFS token for {CELL};");
+    println!("   aklog hands the token back on a pipe and pam_pag checks it and stores it in the PAG.");
     println!("   In the session: keyctl show @s; tokens");
     let out = ct
         .ssh(USER)
