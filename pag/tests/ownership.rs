@@ -8,7 +8,7 @@
 
 use nix::errno::Errno;
 use nix::sys::wait::{waitpid, WaitStatus};
-use nix::unistd::{fork, setresgid, setresuid, ForkResult, Gid, Uid};
+use nix::unistd::{setresgid, setresuid, ForkResult, Gid, Uid};
 use pag::config::pam::KeyringOwner;
 use pag::login::{self, LoginPag};
 use pag::perm;
@@ -26,9 +26,7 @@ const CALLER: u32 = 65533;
 /// with the child's message when it fails.
 fn in_child(test: &str, body: impl FnOnce() -> Result<(), String>) {
     assert!(nix::unistd::geteuid().is_root(), "{test} needs root (it switches uids); run the suite as root");
-    // SAFETY: the child only runs this test's body (keyctl calls, setresuid,
-    // assertions) and then exits; it never returns into the test harness.
-    match unsafe { fork() }.expect("fork") {
+    match pag_tests::process::fork().expect("fork") {
         ForkResult::Child => {
             let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 sys::join_new_session_keyring().map_err(|e| format!("fresh session: {e}"))?;

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use nix::sys::wait::{waitpid, WaitStatus};
-use nix::unistd::{fork, setgroups, setresgid, setresuid, ForkResult, Gid, Uid};
+use nix::unistd::{setgroups, setresgid, setresuid, ForkResult, Gid, Uid};
 use pag::config::pam::KeyringOwner;
 use pag::login::{self, LoginPag};
 use pag::peer::{self, wire, Identify, Peer};
@@ -36,9 +36,7 @@ fn scenario(how: Identify, client: impl FnOnce(&dyn Fn() -> UnixStream)) -> Peer
         "the peer tests need root (they switch uids); run them as root"
     );
     let (listener, addr) = listener();
-    // SAFETY: the child runs only the client body (keyctl, setres*id,
-    // socket calls) and exits; it never returns into the test harness.
-    match unsafe { fork() }.unwrap() {
+    match pag_tests::process::fork().unwrap() {
         ForkResult::Child => {
             let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 sys::join_new_session_keyring().unwrap();

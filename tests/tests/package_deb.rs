@@ -261,8 +261,10 @@ fn make_install_and_pam_auth_update_enable_give_a_login_its_token_and_uninstall_
     out.assert_stdout_contains(&format!("(alice@{REALM}) tokens for afs@{CELL}"));
     make("uninstall")?.assert_success();
     assert!(!common_files(&ct).contains("pam_pag"), "common-* still name pam_pag:\n{}", common_files(&ct));
-    let gone =
-        root_sh(&ct, "ls /lib/*/security/pam_pag.so /usr/lib/pag /usr/bin/pag-aklog /usr/bin/pag 2>&1; true")?;
+    let gone = root_sh(
+        &ct,
+        "ls /lib/*/security/pam_pag.so /usr/lib/pag /usr/bin/pag-aklog /usr/bin/pag 2>&1; true",
+    )?;
     assert_eq!(gone.stdout.matches("No such file").count(), 4, "{gone:?}");
     drop(kdc);
     ct.teardown()?;

@@ -26,7 +26,7 @@ pub mod wire;
 
 use std::io::{Read, Write};
 use std::ops::RangeInclusive;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
@@ -130,18 +130,21 @@ impl Drop for ChallengeKey {
 fn challenge(stream: &UnixStream, timeout: Duration, peer: &mut Peer) -> Result<()> {
     let key = ChallengeKey::new()?;
     let mut stream = Bounded::new(stream, timeout);
-    if let Err(e) = stream.write_all(&wire::challenge(key.0)) {
-        peer.note = Some(format!("cannot send the challenge: {}", describe_io(&e)));
-        return Ok(());
-    }
+    // A peer that sends something and hangs up may have closed before the
+    // challenge arrives (EPIPE): what it sent still says what it is.
+    let sent = stream.write_all(&wire::challenge(key.0));
     let mut answer = [0u8; wire::RESPONSE_LEN];
     if let Err(e) = stream.read_exact(&mut answer) {
-        peer.note = Some(match e.kind() {
-            std::io::ErrorKind::UnexpectedEof => "the peer closed the connection without answering".into(),
-            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => {
+        let closed =
+            matches!(e.kind(), std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::ConnectionReset)
+                || sent.as_ref().is_err_and(|w| w.kind() == std::io::ErrorKind::BrokenPipe);
+        peer.note = Some(match (&sent, e.kind()) {
+            _ if closed => "the peer closed the connection without answering".into(),
+            (Err(w), _) => format!("cannot send the challenge: {}", describe_io(w)),
+            (Ok(()), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
                 format!("no answer within {} ms (a client that does not take part)", timeout.as_millis())
             }
-            _ => format!("reading the answer: {}", describe_io(&e)),
+            (Ok(()), _) => format!("reading the answer: {}", describe_io(&e)),
         });
         return Ok(());
     }
@@ -285,7 +288,10 @@ impl Read for Bounded<'_> {
 
 impl Write for Bounded<'_> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        (&*self.stream).write(buf)
+        // MSG_NOSIGNAL: a peer that hung up must not kill a daemon whose
+        // program does not ignore SIGPIPE (Rust's own runtime does; others may not).
+        nix::sys::socket::send(self.stream.as_raw_fd(), buf, nix::sys::socket::MsgFlags::MSG_NOSIGNAL)
+            .map_err(std::io::Error::from)
     }
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
