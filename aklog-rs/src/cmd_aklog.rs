@@ -100,6 +100,11 @@ pub fn run(cli: &Cli) -> Result<Exit, Failure> {
     };
     let Some(value) = std::env::var_os(token_fd::ENV) else {
         crate::openafs::note("aklog");
+        if cli.setpag {
+            // Before any Kerberos work: a shell whose keyring cannot be
+            // replaced would only learn so after the tickets were fetched.
+            place::check_parent_replaceable()?;
+        }
         return fetch_then(cli, &debug, &mut |batch, failures| {
             if batch.fetched.is_empty() {
                 return Ok(());

@@ -89,10 +89,39 @@ pub fn session_ccache_keyring(ccache_name: &str) -> Option<KeySerial> {
     sys::search(Special::Session.serial(), "keyring", &format!("_krb_{collection}")).ok()
 }
 
+/// KEYCTL_SESSION_TO_PARENT replaces the parent's session keyring only when
+/// the caller owns it. Inside a login's PAG that pam_pag made root-owned
+/// (`keyring_owner = "root"`, the default) the shell's keyring is root's:
+/// say so, and what to do instead, rather than the kernel's bare EPERM.
+/// (This process has the shell's session keyring: it inherited it.)
+pub fn check_parent_replaceable() -> Result<(), Failure> {
+    let Ok(session) = sys::special_id(Special::Session, false) else { return Ok(()) };
+    let Ok(described) = sys::describe(session) else { return Ok(()) };
+    if described.uid == nix::unistd::geteuid().as_raw() {
+        return Ok(());
+    }
+    let what = match pag::group::recognise(session) {
+        Ok(Some(pag)) if pag.is_official() => format!(
+            "PAG {session}, which pam_pag made for your login and root owns (keyring_owner = \"root\")"
+        ),
+        _ => format!("keyring {session}, which uid {} owns", described.uid),
+    };
+    Err(Failure::new(
+        Exit::Token,
+        format!(
+            "-setpag: your shell's session keyring is {what}; the kernel lets a process replace only a \
+             session keyring it owns. Run `pagsh` for a shell in a new PAG (your administrator can also \
+             set keyring_owner = \"user\")"
+        ),
+    ))
+}
+
 /// `-setpag`: a new PAG holding `fill`'s tokens, handed to the parent
 /// process (the calling shell) with KEYCTL_SESSION_TO_PARENT. The parent
 /// switches when it next returns to user space, that is as soon as it sees
 /// this process exit.
+///
+/// See [`check_parent_replaceable`] for what the kernel requires.
 ///
 /// `carry` is a keyring to link into the new PAG as well: a
 /// `KEYRING:session:` credentials cache, which the shell would otherwise

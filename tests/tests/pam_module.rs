@@ -1266,3 +1266,25 @@ fn login_order_with_options_only_in_the_file_runs_the_configured_program() {
         ])
     );
 }
+
+/// `aklog -setpag` in a login's root-owned PAG cannot replace the shell's
+/// session keyring (the kernel allows that only for a keyring the caller
+/// owns): it says so, and what to do, before any Kerberos work, exit 5.
+#[test]
+fn aklog_setpag_in_a_root_owned_login_pag_says_why_it_cannot() {
+    let l = lab(41);
+    l.service("session required MODULE notokens\n");
+    let aklog = pag_tests::built_binary("aklog").unwrap();
+    let cmd = format!("user-sh:{} -setpag -c example.org 2>&1; echo exit=$?", aklog.display());
+    let r = l.drive(&["open_session", &cmd, "end"]);
+    let said = r.steps[1..r.steps.len() - 2].join("\n");
+    assert!(
+        said.contains("-setpag: your shell's session keyring is PAG ")
+            && said.contains("which pam_pag made for your login and root owns (keyring_owner = \"root\")")
+            && said.contains("Run `pagsh` for a shell in a new PAG"),
+        "{:#?}",
+        r.steps
+    );
+    assert!(said.ends_with("exit=5"), "{:#?}", r.steps);
+    assert!(!said.contains("Kerberos") && !said.contains("KDC"), "it did Kerberos work first: {said}");
+}
