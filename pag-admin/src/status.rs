@@ -155,7 +155,7 @@ fn tag(pag: Option<&Pag>, args: &Args) -> (Option<u32>, Option<String>) {
         }
         return (None, Some(why));
     }
-    let registry = tags::registry(&dir);
+    let registry = pag::peer::registry::Registry::at(&dir);
     let groups = match nix::unistd::getgroups() {
         Ok(g) => g,
         Err(e) => return (None, Some(format!("cannot read this process's groups: {}", e.desc()))),

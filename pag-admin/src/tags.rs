@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use pag::peer::registry::{Registry, DEFAULT_DIR};
+use pag::peer::registry::DEFAULT_DIR;
 
 /// The environment variable that names another registry directory (tests,
 /// or a site that moved it); a command's `--tag-registry` wins over it.
@@ -20,11 +20,6 @@ pub fn dir(option: Option<&PathBuf>) -> PathBuf {
     }
 }
 
-/// The registry in `dir`.
-pub fn registry(dir: &std::path::Path) -> Registry {
-    Registry::at(dir)
-}
-
 /// Why `dir` cannot be consulted, if it cannot: a lookup that finds nothing
 /// must not be mistaken for "no tag" when the caller simply may not read it
 /// (the registry is root's alone, mode 0700).
@@ -36,6 +31,10 @@ pub fn unreadable(dir: &std::path::Path) -> Option<String> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             Some(format!("no tag registry at {}: no login has been given a tag", dir.display()))
         }
-        Err(e) => Some(format!("the tag registry {} cannot be read: {e}", dir.display())),
+        Err(e) => Some(format!(
+            "the tag registry {} cannot be read: {}",
+            dir.display(),
+            pag::error::describe_io(&e)
+        )),
     }
 }

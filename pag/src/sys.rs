@@ -382,10 +382,11 @@ pub fn adopt_inherited_fd(raw: std::os::fd::RawFd) -> Result<std::os::fd::OwnedF
         return Err(Errno::EBUSY);
     }
     adopted.push(raw);
-    // SAFETY: `raw` is open (F_GETFD succeeded), is not a standard stream, and
-    // this function has not given it to an owner before. It was inherited
-    // across exec, so no Rust object in this process opened it; the caller
-    // promises nothing else adopted it. So the OwnedFd is its only owner.
+    // `raw` is open (F_GETFD succeeded), is not a standard stream, and this
+    // function has not given it to an owner before. It was inherited across
+    // exec, so no Rust object in this process opened it; the caller promises
+    // nothing else adopted it.
+    // SAFETY: as above, the OwnedFd made here is the descriptor's only owner.
     Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(raw) })
 }
 
@@ -413,8 +414,7 @@ pub fn peer_credentials(fd: std::os::fd::BorrowedFd<'_>) -> Result<PeerCredentia
     let raw = fd.as_raw_fd();
     let mut cred = libc::ucred { pid: 0, uid: 0, gid: 0 };
     let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
-    // SAFETY: getsockopt writes at most `len` bytes into `cred`, a live local
-    // of exactly that size, and updates `len`.
+    // SAFETY: getsockopt writes at most `len` bytes into `cred`, a live local of exactly that size.
     let ret = unsafe {
         libc::getsockopt(
             raw,
@@ -431,8 +431,7 @@ pub fn peer_credentials(fd: std::os::fd::BorrowedFd<'_>) -> Result<PeerCredentia
     let mut groups: Vec<libc::gid_t> = vec![0; 32];
     loop {
         let mut len = (groups.len() * std::mem::size_of::<libc::gid_t>()) as libc::socklen_t;
-        // SAFETY: getsockopt writes at most `len` bytes into the vector's
-        // buffer, which holds exactly that many, and updates `len`.
+        // SAFETY: getsockopt writes at most `len` bytes into the vector's buffer, which holds that many.
         let ret = unsafe {
             libc::getsockopt(raw, libc::SOL_SOCKET, libc::SO_PEERGROUPS, groups.as_mut_ptr().cast(), &mut len)
         };

@@ -67,8 +67,8 @@ unsafe impl GlobalAlloc for CountingAllocator {
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         note(new_size);
-        // SAFETY: `ptr` came from `System` through this allocator with `layout`;
-        // the caller guarantees `new_size` is valid for it.
+        // The caller guarantees `new_size` is valid for `layout`.
+        // SAFETY: `ptr` came from `System` through this allocator with `layout`.
         unsafe { System.realloc(ptr, layout, new_size) }
     }
 }

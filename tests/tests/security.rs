@@ -8,7 +8,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use pag_tests::container::{As, Container, ContainerBuilder, PamStack, User};
+use pag_tests::container::{keys_owned_by, As, Container, ContainerBuilder, PamStack, User};
 use pag_tests::kdc::Kdc;
 use pag_tests::site::{self, Built, CELL};
 
@@ -185,7 +185,7 @@ fn nothing_a_token_program_leaves_behind_is_adopted_or_taken_for_a_pag() -> Resu
     let site = Site::start(&["lee"], stack, Some("/run/hoarder"), |b| b.check_root_keys())?;
     site.ct.write_file("/run/hoarder", &hoarder, 0o755)?;
     let lee = site.ct.user("lee").uid;
-    let before = key_count(lee);
+    let before = keys_owned_by(lee)?;
     let started = Instant::now();
     let tokens = built.tokens();
     let out = site
@@ -206,21 +206,16 @@ fn nothing_a_token_program_leaves_behind_is_adopted_or_taken_for_a_pag() -> Resu
         site.ct.sh(&As::User("lee".into()), "for k in $(keyctl rlist @u); do keyctl rdescribe $k; done")?;
     assert!(listing.stdout.contains(&format!("user;{lee};{lee};3f010000;h30")), "{listing:?}");
     assert!(!listing.stdout.lines().any(|l| l.split(';').nth(1) == Some("0")), "{listing:?}");
-    assert!(key_count(lee) >= before + 30, "the hoard is not on lee's quota: {before} -> {}", key_count(lee));
+    assert!(
+        keys_owned_by(lee)? >= before + 30,
+        "the hoard is not on lee's quota: {before} -> {}",
+        keys_owned_by(lee)?
+    );
     // The DAG lived in the program's throwaway keyring: the module never walks it.
     assert!(took < Duration::from_secs(8), "the login took {took:?}");
     // Leave nothing of lee's for the teardown check.
     site.ct.sh(&As::User("lee".into()), "keyctl clear @u")?.assert_success();
     site.teardown()
-}
-
-/// `nkeys` of `uid` in /proc/key-users.
-fn key_count(uid: u32) -> u64 {
-    let text = std::fs::read_to_string("/proc/key-users").unwrap();
-    text.lines()
-        .find(|l| l.trim_start().starts_with(&format!("{uid}:")))
-        .and_then(|l| l.split_whitespace().nth(2)?.split('/').next()?.parse().ok())
-        .unwrap_or(0)
 }
 
 /// Finding 10: `su - alice` typed by bob, whose key quota is full: alice

@@ -215,8 +215,8 @@ impl Context {
         let profile = self.profile()?;
         let names = [c"realms".as_ptr(), realm.as_ptr(), c"kdc".as_ptr(), ptr::null()];
         let mut values: *mut *mut libc::c_char = ptr::null_mut();
-        // SAFETY: live profile, a NULL-terminated array of NUL-terminated names, valid out-pointer; a list
-        // returned on success is freed with the matching function.
+        // A list returned on success is freed below with the matching function.
+        // SAFETY: live profile, a NULL-terminated array of NUL-terminated names, valid out-pointer.
         let code = unsafe { bindings::profile_get_values(profile.raw, names.as_ptr(), &mut values) };
         if code == 0 {
             // SAFETY: `values` came from profile_get_values.

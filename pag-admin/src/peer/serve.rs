@@ -75,7 +75,7 @@ pub fn run(args: &Args) -> ExitCode {
     };
     let how =
         Identify { challenge: !args.no_challenge, timeout: args.timeout, tag_gids: args.tag_gids.clone() };
-    let registry = tags::registry(&tags::dir(args.tag_registry.as_ref()));
+    let registry = pag::peer::registry::Registry::at(tags::dir(args.tag_registry.as_ref()));
     let code = serve(&listener, &how, &registry, args);
     // Served its count (or failed): the socket goes with the server.
     let _ = std::fs::remove_file(&args.socket);

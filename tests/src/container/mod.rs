@@ -99,6 +99,11 @@ pub fn debian_pam_d_for_host(staging: &Path) -> Result<std::collections::BTreeMa
     pam_auth_update::debian_stacks(staging, &debs_root, &[], &[], false)
 }
 
+/// How many keys `uid` owns, per /proc/key-users (what its key quota is charged).
+pub fn keys_owned_by(uid: u32) -> Result<usize> {
+    teardown::key_count(uid)
+}
+
 /// [`crate::built_binary`] with the harness's error type.
 pub fn built_binary(name: &str) -> Result<PathBuf> {
     crate::built_binary(name).map_err(Error::new)

@@ -90,7 +90,7 @@ pub(crate) fn check_mounts(dir_name: &str) -> Result<()> {
 }
 
 /// `nkeys` of `uid` in /proc/key-users (0 if the kernel has no record).
-fn key_count(uid: u32) -> Result<usize> {
+pub(crate) fn key_count(uid: u32) -> Result<usize> {
     let text =
         fs::read_to_string("/proc/key-users").map_err(|e| Error::new(format!("/proc/key-users: {e}")))?;
     for line in text.lines() {

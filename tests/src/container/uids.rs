@@ -36,16 +36,6 @@ fn host_ids() -> Result<Vec<u32>> {
     Ok(ids)
 }
 
-/// How many keys `uid` owns, per /proc/key-users (0 when it has none).
-fn keys_of(uid: u32) -> u64 {
-    let text = std::fs::read_to_string("/proc/key-users").unwrap_or_default();
-    let prefix = format!("{uid}:");
-    text.lines()
-        .find(|l| l.trim_start().starts_with(&prefix))
-        .and_then(|l| l.split_whitespace().nth(2)?.split('/').next()?.parse().ok())
-        .unwrap_or(0)
-}
-
 /// Lease `count` distinct uids (each also used as the user's own gid).
 pub(crate) fn lease(count: usize) -> Result<Vec<UidLease>> {
     let dir = lock_dir();
@@ -71,7 +61,7 @@ pub(crate) fn lease(count: usize) -> Result<Vec<UidLease>> {
             // keyrings (left by a test that failed before cleaning up) would
             // fail this container's teardown check for something it never
             // did: skip it.
-            if keys_of(uid) <= 2 {
+            if super::teardown::key_count(uid).unwrap_or(0) <= 2 {
                 leases.push(UidLease { uid, _lock: lock });
             }
         }
