@@ -25,6 +25,9 @@ use crate::token::TokenStore;
 pub const MARKER_DESCRIPTION: &str = "pag:marker";
 const MARKER_MAGIC: &str = "pag-marker 1";
 
+/// Most keys of a keyring [`recognise`] looks at for the marker.
+const MAX_LINKS_EXAMINED: usize = 10_000;
+
 /// A PAG's id: its keyring serial.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct PagId(pub KeySerial);
@@ -277,7 +280,9 @@ pub fn recognise(keyring: KeySerial) -> Result<Option<Pag>> {
         Err(sys::SysError { errno: Errno::EACCES | Errno::ENOTDIR, .. }) => return Ok(None),
         Err(e) => return Err(Error::keyring("reading the session keyring", e)),
     };
-    for serial in links {
+    // The keyring may be one a peer named (pag::peer, run by root): a bound
+    // on the keys examined, far above what a user's key quota lets a PAG hold.
+    for serial in links.into_iter().take(MAX_LINKS_EXAMINED) {
         let Ok(d) = sys::describe(serial) else { continue };
         if d.key_type != "user" || d.description != MARKER_DESCRIPTION || d.perm != perm::MARKER {
             continue;
