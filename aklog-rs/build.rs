@@ -32,6 +32,22 @@ const FUNCTIONS: &[&str] = &[
     "profile_get_values",
     "profile_free_list",
     "profile_get_boolean",
+    // Renewal (aklog --renew): caches written, TGTs renewed or fetched with a keytab.
+    "krb5_cc_resolve",
+    "krb5_cc_initialize",
+    "krb5_cc_store_cred",
+    "krb5_cc_destroy",
+    "krb5_cc_retrieve_cred",
+    "krb5_free_cred_contents",
+    "krb5_get_renewed_creds",
+    "krb5_get_init_creds_keytab",
+    "krb5_kt_resolve",
+    "krb5_kt_close",
+    "krb5_kt_start_seq_get",
+    "krb5_kt_next_entry",
+    "krb5_kt_end_seq_get",
+    "krb5_free_keytab_entry_contents",
+    "krb5_copy_principal",
 ];
 
 /// Error codes and enctypes aklog reacts to.
@@ -54,6 +70,15 @@ const CONSTANTS: &[&str] = &[
     "ENCTYPE_DES_CBC_MD5",
     "ENCTYPE_DES3_CBC_SHA",
     "ENCTYPE_DES3_CBC_SHA1",
+    "TKT_FLG_RENEWABLE",
+    "KRB5_KT_END",
+    "KRB5_KT_NOTFOUND",
+    "KRB5KDC_ERR_BADOPTION",
+    "KRB5KDC_ERR_KEY_EXP",
+    "KRB5KDC_ERR_CLIENT_REVOKED",
+    "KRB5KDC_ERR_PREAUTH_FAILED",
+    "KRB5KRB_AP_ERR_BAD_INTEGRITY",
+    "KRB5_KDCREP_SKEW",
 ];
 
 fn main() {
@@ -66,6 +91,7 @@ fn main() {
         .allowlist_type("krb5_creds")
         .allowlist_type("krb5_keyblock")
         .allowlist_type("krb5_data")
+        .allowlist_type("krb5_keytab_entry")
         .layout_tests(true)
         .derive_default(true)
         .generate_comments(false);

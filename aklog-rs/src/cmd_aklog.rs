@@ -19,8 +19,10 @@ use crate::ticket::{Credentials, Fetched};
 use crate::token_fd::{self, TokenFd};
 
 /// Long options that OpenAFS spells with one dash.
-const LONG_NAMES: &[&str] =
-    &["cell", "realm", "path", "debug", "force", "setpag", "noprdb", "key-type", "help", "version"];
+const LONG_NAMES: &[&str] = &[
+    "cell", "realm", "path", "debug", "force", "setpag", "noprdb", "key-type", "renew", "keytab", "principal",
+    "help", "version",
+];
 
 /// Get AFS tokens from your Kerberos tickets and store them in your PAG.
 #[derive(Debug, Parser)]
@@ -60,9 +62,29 @@ pub struct Cli {
     #[arg(long = "key-type", value_name = "TYPE", value_parser = ["auto", "rxrpc", "user"])]
     pub key_type: Option<String>,
 
+    /// Keep the ticket and the tokens fresh, until stopped or the process
+    /// that started aklog exits, or for the life of COMMAND (given after --).
+    #[arg(long, conflicts_with = "setpag")]
+    pub renew: bool,
+
+    /// With --renew: get each ticket from this keytab instead of renewing
+    /// the one in your cache.
+    #[arg(long, value_name = "KEYTAB", requires = "renew")]
+    pub keytab: Option<PathBuf>,
+
+    /// With --keytab: the principal to get tickets for (default: the
+    /// keytab's first).
+    #[arg(long, value_name = "PRINCIPAL", requires = "keytab")]
+    pub principal: Option<String>,
+
     /// Cells (or, with a '/', paths), as older aklogs take them.
     #[arg(value_name = "CELL|PATH")]
     pub positional: Vec<String>,
+
+    /// With --renew: a command to run with its own copy of your ticket,
+    /// kept supplied while it runs.
+    #[arg(last = true, value_name = "COMMAND", requires = "renew")]
+    pub command: Vec<OsString>,
 }
 
 const AFTER_HELP: &str = "\
@@ -72,7 +94,11 @@ else /proc/net/afs/rootcell.
 
 Exit status (as OpenAFS aklog): 0 ok, 1 usage, 2 some cells failed,
 3 no cell / configuration, 4 Kerberos, 5 token could not be stored,
-6 bad path, 7 other.";
+6 bad path, 7 other. With --renew and a command: the command's status.
+
+--renew refreshes a third of the ticket's lifetime before its end (at most
+an hour before); SIGALRM refreshes now. With a command, SIGTERM and SIGHUP
+are passed on to it. See aklog(1).";
 
 /// Run aklog with `args` (program name first).
 pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
@@ -80,6 +106,9 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
         Ok(c) => c,
         Err(exit) => return exit.into(),
     };
+    if cli.renew {
+        return crate::renew::main(&cli);
+    }
     match run(&cli) {
         Ok(exit) => exit.into(),
         Err(f) => {
@@ -162,16 +191,8 @@ type Deliver<'a> = dyn FnMut(&Batch<'_, '_>, &mut Vec<Failure>) -> Result<(), Fa
 /// Fetch a token for every cell, hand them to `deliver`, and say how it went
 /// in OpenAFS's exit codes.
 fn fetch_then(cli: &Cli, debug: &dyn Fn(&str), deliver: &mut Deliver<'_>) -> Result<Exit, Failure> {
-    let config =
-        Config::load_tool(Section::Aklog).map_err(|e| Failure::new(Exit::AfsConfig, e.to_string()))?;
-    let cells = cells_to_use(cli, &config, debug)?;
-    if let Some(problem) = cli.realm.as_deref().and_then(|r| check_name("realm", r)) {
-        return Err(Failure::new(Exit::Usage, problem));
-    }
-    // Checked in both modes, so a bad --key-type is a usage error whether or
-    // not tokens are stored.
-    let key_type = key_type_choice(cli, &config)?;
-    let realm = cli.realm.as_deref().or(config.aklog.realm.as_deref());
+    let (cells, realm, key_type) = cells_realm_and_key_type(cli, debug)?;
+    let realm = realm.as_deref();
 
     let context = Context::new().map_err(|e| Failure::new(Exit::Kerberos, e.to_string()))?;
     let creds = Credentials::open(&context)?;
@@ -206,6 +227,25 @@ fn fetch_then(cli: &Cli, debug: &dyn Fn(&str), deliver: &mut Deliver<'_>) -> Res
         Some(_) if succeeded > 0 => Exit::Partial,
         Some(first) => first.exit,
     })
+}
+
+/// The cells, the realm (`-k`, else the file's) and the key type, from
+/// the command line and the `[aklog]` section of the configuration.
+pub(crate) fn cells_realm_and_key_type(
+    cli: &Cli,
+    debug: &dyn Fn(&str),
+) -> Result<(Vec<String>, Option<String>, KeyTypeChoice), Failure> {
+    let config =
+        Config::load_tool(Section::Aklog).map_err(|e| Failure::new(Exit::AfsConfig, e.to_string()))?;
+    let cells = cells_to_use(cli, &config, debug)?;
+    if let Some(problem) = cli.realm.as_deref().and_then(|r| check_name("realm", r)) {
+        return Err(Failure::new(Exit::Usage, problem));
+    }
+    // Checked in both modes, so a bad --key-type is a usage error whether or
+    // not tokens are stored.
+    let key_type = key_type_choice(cli, &config)?;
+    let realm = cli.realm.clone().or(config.aklog.realm.clone());
+    Ok((cells, realm, key_type))
 }
 
 /// The key type to store as: `--key-type`, else the file's.

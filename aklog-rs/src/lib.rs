@@ -2,8 +2,8 @@
 //! caller's PAG, and listing and removing them.
 //!
 //! The binaries are thin: each calls one `cmd_*::main`. Kerberos is reached
-//! only through [`krb5`], the one module allowed `unsafe`; tokens and PAGs
-//! come from the `pag` library.
+//! only through [`krb5`]; it and [`sys`] (the renewer's process calls) are
+//! the modules allowed `unsafe`. Tokens and PAGs come from the `pag` library.
 
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
@@ -20,5 +20,8 @@ pub mod krb5;
 pub mod listing;
 pub mod openafs;
 pub mod place;
+pub mod renew;
+#[allow(unsafe_code)]
+pub mod sys;
 pub mod ticket;
 pub mod token_fd;

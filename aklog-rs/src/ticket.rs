@@ -52,9 +52,27 @@ impl<'c> Credentials<'c> {
             )
         };
         let ccache = context.default_ccache().map_err(|e| no_creds(&e))?;
+        Self::from_cache(context, ccache, cache_desc(), no_creds)
+    }
+
+    /// Open the cache called `name` (the cache a renewer keeps).
+    pub fn open_named(context: &'c Context, name: &str) -> Result<Self, Failure> {
+        let no_creds = |e: &Krb5Error| {
+            Failure::new(Exit::Kerberos, format!("no Kerberos credentials in {name}: {e}"))
+        };
+        let ccache = context.resolve_ccache(name).map_err(|e| no_creds(&e))?;
+        Self::from_cache(context, ccache, name.to_owned(), no_creds)
+    }
+
+    fn from_cache(
+        context: &'c Context,
+        ccache: Ccache<'c>,
+        described: String,
+        no_creds: impl Fn(&Krb5Error) -> Failure,
+    ) -> Result<Self, Failure> {
         let client = ccache.principal().map_err(|e| no_creds(&e))?;
         let client_name = client.name().map_err(|e| Failure::new(Exit::Kerberos, e.to_string()))?;
-        let ccache_name = ccache.full_name().unwrap_or_else(|_| cache_desc());
+        let ccache_name = ccache.full_name().unwrap_or(described);
         Ok(Credentials { context, ccache, client, client_name, ccache_name })
     }
 

@@ -35,6 +35,28 @@ pub struct Cli {
     #[arg(long)]
     pub allow_no_pag: bool,
 
+    /// Keep the program supplied: it gets its own copy of your Kerberos
+    /// ticket (a KEYRING:session: cache in the new PAG), renewed while it
+    /// can be, with fresh AFS tokens after each renewal, until the program
+    /// exits. The renewer is `aklog --renew`; see aklog(1).
+    #[arg(long)]
+    pub renew: bool,
+
+    /// With --renew: get tickets from this keytab (no ticket needed to
+    /// start; a fresh one whenever needed), as k5start -f does.
+    #[arg(long, value_name = "KEYTAB", requires = "renew")]
+    pub keytab: Option<OsString>,
+
+    /// With --keytab: the principal (default: the keytab's first, as
+    /// k5start -U).
+    #[arg(long, value_name = "PRINCIPAL", requires = "keytab")]
+    pub principal: Option<OsString>,
+
+    /// With --renew: a cell to keep a token for (repeatable; default: as
+    /// aklog chooses).
+    #[arg(long = "cell", value_name = "CELL", requires = "renew")]
+    pub cells: Vec<OsString>,
+
     /// The program and its arguments (with -c: the shell's $0 and $1...).
     #[arg(trailing_var_arg = true, value_name = "PROGRAM [ARGS]")]
     pub program: Vec<OsString>,

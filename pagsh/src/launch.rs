@@ -33,6 +33,32 @@ impl Command {
     }
 }
 
+/// The renewer pagsh hands the program to with `--renew`: `aklog` beside
+/// pagsh's own executable (both are installed in one directory).
+pub fn renewer_path() -> std::io::Result<std::path::PathBuf> {
+    Ok(std::env::current_exe()?.with_file_name("aklog"))
+}
+
+impl Command {
+    /// `aklog --renew [OPTIONS] -- COMMAND`: the renewer runs the command as
+    /// its child and keeps it supplied (pagsh itself stays free of libkrb5).
+    pub fn under_renewer(self, aklog: &std::path::Path, cli: &Cli) -> Self {
+        let mut argv = vec![aklog.as_os_str().to_owned(), OsString::from("--renew")];
+        if let Some(keytab) = &cli.keytab {
+            argv.extend([OsString::from("--keytab"), keytab.clone()]);
+        }
+        if let Some(principal) = &cli.principal {
+            argv.extend([OsString::from("--principal"), principal.clone()]);
+        }
+        for cell in &cli.cells {
+            argv.extend([OsString::from("--cell"), cell.clone()]);
+        }
+        argv.push(OsString::from("--"));
+        argv.extend(self.argv);
+        Command { argv }
+    }
+}
+
 /// $SHELL, else the caller's shell in the password database, else /bin/sh.
 fn user_shell() -> OsString {
     if let Some(shell) = std::env::var_os("SHELL").filter(|s| !s.is_empty()) {

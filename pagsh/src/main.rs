@@ -33,6 +33,18 @@ fn main() -> ExitCode {
     };
     let allow_no_pag = cli.allow_no_pag || config.pagsh.allow_no_pag;
 
+    let renewer = if cli.renew {
+        match renewer_for(&cli) {
+            Ok(path) => Some(path),
+            Err(message) => {
+                eprintln!("pagsh: --renew: {message}");
+                return ExitCode::from(EXIT_PAGSH_FAILED);
+            }
+        }
+    } else {
+        None
+    };
+
     let carried = if cli.keep_tokens { tokens_to_carry() } else { Vec::new() };
 
     let options = CreateOptions { link_user_keyring: config.pagsh.link_user_keyring };
@@ -59,8 +71,32 @@ fn main() -> ExitCode {
         }
     }
 
-    let command = launch::Command::from_cli(&cli);
+    let mut command = launch::Command::from_cli(&cli);
+    if let Some(aklog) = renewer {
+        command = command.under_renewer(&aklog, &cli);
+    }
     ExitCode::from(launch::run(&command, cli.setsid))
+}
+
+/// The renewer to hand the program to, checked before the PAG is made: it
+/// must exist, and without a keytab the caller's ticket must be reachable
+/// from the new PAG (a `KEYRING:session:` cache stays behind in the old
+/// session keyring).
+fn renewer_for(cli: &cli::Cli) -> Result<std::path::PathBuf, String> {
+    let path = launch::renewer_path().map_err(|e| format!("cannot find pagsh's own directory: {e}"))?;
+    if !path.is_file() {
+        return Err(format!("the renewer {} is not installed", path.display()));
+    }
+    if cli.keytab.is_none() {
+        let cache = std::env::var("KRB5CCNAME").unwrap_or_default();
+        if cache.starts_with("KEYRING:session:") {
+            return Err(format!(
+                "your ticket cache {cache} is in your current session keyring, which the new PAG replaces; \
+                 use a FILE:, DIR:, KCM: or KEYRING:persistent: cache, or --keytab"
+            ));
+        }
+    }
+    Ok(path)
 }
 
 /// The tokens of the caller's session keyring (PAG or not), read before we

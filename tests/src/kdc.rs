@@ -137,20 +137,38 @@ impl Kdc {
             "-P",
             MASTER_PASSWORD,
         ]))?;
-        let log = std::fs::File::create(kdc.dir.path().join("krb5kdc.out"))
-            .map_err(|e| KdcError(format!("creating the KDC output file: {e}")))?;
+        kdc.spawn()?;
+        Ok(kdc)
+    }
+
+    /// Start krb5kdc on the database and port made before, and wait until
+    /// it listens.
+    fn spawn(&mut self) -> KdcResult<()> {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("krb5kdc.out"))
+            .map_err(|e| KdcError(format!("opening the KDC output file: {e}")))?;
         let log2 = log.try_clone().map_err(|e| KdcError(e.to_string()))?;
-        let child = kdc
+        let child = self
             .command(tool("krb5kdc"))
-            .args(["-n", "-r", &kdc.options.realm.clone()])
+            .args(["-n", "-r", &self.options.realm.clone()])
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(log2)
             .spawn()
             .map_err(|e| KdcError(format!("starting krb5kdc (install krb5-kdc): {e}")))?;
-        kdc.child = Some(child);
-        kdc.wait_until_listening()?;
-        Ok(kdc)
+        self.child = Some(child);
+        self.wait_until_listening()
+    }
+
+    /// Start the KDC again after [`Kdc::stop`], on the same port with the
+    /// same principals (a KDC that was down for a while).
+    pub fn start_again(&mut self) -> KdcResult<()> {
+        if self.child.is_some() {
+            return Ok(());
+        }
+        self.spawn()
     }
 
     fn wait_until_listening(&mut self) -> KdcResult<()> {

@@ -1,0 +1,45 @@
+//! The process calls of the renewer that nix leaves `unsafe` or lacks; the
+//! only `unsafe` of the crate outside `krb5`.
+
+use std::os::fd::{FromRawFd, OwnedFd};
+
+use nix::errno::Errno;
+use nix::sys::signal::{self, SaFlags, SigAction, SigHandler, SigSet, Signal};
+use nix::unistd::{ForkResult, Pid};
+
+/// fork(2), for a worker that runs Rust code and then `_exit`s.
+pub fn fork() -> nix::Result<ForkResult> {
+    // SAFETY: the renewer starts no threads, so the child may allocate and run ordinary code.
+    unsafe { nix::unistd::fork() }
+}
+
+/// pidfd_open(2): a descriptor that becomes readable when `pid` exits,
+/// and that cannot come to name another process when the pid is reused.
+pub fn pidfd_open(pid: Pid) -> nix::Result<OwnedFd> {
+    // SAFETY: the syscall takes a pid and flags and returns a new descriptor or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid.as_raw(), 0) };
+    if fd < 0 {
+        return Err(Errno::last());
+    }
+    let fd = i32::try_from(fd).map_err(|_| Errno::EBADF)?;
+    // SAFETY: the kernel just returned this descriptor to us; nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Reset `sig` to its default action and unblock it, so raising it kills us
+/// as it killed the command.
+pub fn restore_default(sig: Signal) -> nix::Result<()> {
+    let default = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
+    // SAFETY: installing SIG_DFL involves no handler code, so none of the signal-handler safety rules apply.
+    unsafe { signal::sigaction(sig, &default) }?;
+    let mut set = SigSet::empty();
+    set.add(sig);
+    set.thread_unblock()
+}
+
+/// _exit(2): end a forked worker without running the supervisor's
+/// destructors or atexit handlers.
+pub fn exit_now(code: i32) -> ! {
+    // SAFETY: _exit only ends the process; it touches no Rust state.
+    unsafe { libc::_exit(code) }
+}
