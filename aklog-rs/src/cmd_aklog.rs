@@ -20,8 +20,19 @@ use crate::token_fd::{self, TokenFd};
 
 /// Long options that OpenAFS spells with one dash.
 const LONG_NAMES: &[&str] = &[
-    "cell", "realm", "path", "debug", "force", "setpag", "noprdb", "key-type", "renew", "keytab", "principal",
-    "help", "version",
+    "cell",
+    "realm",
+    "path",
+    "debug",
+    "force",
+    "setpag",
+    "noprdb",
+    "key-type",
+    "renew",
+    "keytab",
+    "principal",
+    "help",
+    "version",
 ];
 
 /// Get AFS tokens from your Kerberos tickets and store them in your PAG.

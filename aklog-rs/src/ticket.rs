@@ -57,9 +57,8 @@ impl<'c> Credentials<'c> {
 
     /// Open the cache called `name` (the cache a renewer keeps).
     pub fn open_named(context: &'c Context, name: &str) -> Result<Self, Failure> {
-        let no_creds = |e: &Krb5Error| {
-            Failure::new(Exit::Kerberos, format!("no Kerberos credentials in {name}: {e}"))
-        };
+        let no_creds =
+            |e: &Krb5Error| Failure::new(Exit::Kerberos, format!("no Kerberos credentials in {name}: {e}"));
         let ccache = context.resolve_ccache(name).map_err(|e| no_creds(&e))?;
         Self::from_cache(context, ccache, name.to_owned(), no_creds)
     }

@@ -49,20 +49,6 @@ pub mod code {
     pub const REALM_UNKNOWN: i32 = b::KRB5_REALM_UNKNOWN;
     /// No cross-realm path to the service's realm.
     pub const NO_TKT_IN_RLM: i32 = b::KRB5_NO_TKT_IN_RLM;
-    /// The keytab holds no key for the principal.
-    pub const KT_NOTFOUND: i32 = b::KRB5_KT_NOTFOUND as i32;
-    /// The KDC refused an option (renewing a ticket that is not renewable).
-    pub const BADOPTION: i32 = b::KRB5KDC_ERR_BADOPTION;
-    /// The client's key (password) has expired.
-    pub const KEY_EXPIRED: i32 = b::KRB5KDC_ERR_KEY_EXP;
-    /// The client principal is locked or disabled.
-    pub const CLIENT_REVOKED: i32 = b::KRB5KDC_ERR_CLIENT_REVOKED;
-    /// Pre-authentication failed (a wrong key in a keytab).
-    pub const PREAUTH_FAILED: i32 = b::KRB5KDC_ERR_PREAUTH_FAILED;
-    /// The reply could not be decrypted (a wrong key in a keytab).
-    pub const BAD_INTEGRITY: i32 = b::KRB5KRB_AP_ERR_BAD_INTEGRITY;
-    /// The KDC's clock is too far from ours.
-    pub const KDCREP_SKEW: i32 = b::KRB5_KDCREP_SKEW;
 }
 
 mod tgt;
@@ -316,7 +302,6 @@ pub struct Ccache<'c> {
     context: &'c Context,
     raw: bindings::krb5_ccache,
 }
-
 
 impl<'c> Ccache<'c> {
     /// The cache's full name, `TYPE:residual`.

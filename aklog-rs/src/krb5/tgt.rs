@@ -95,9 +95,8 @@ impl<'c> Ccache<'c> {
         let creds: *const bindings::krb5_creds = &*tgt.raw;
         // libkrb5 copies what it stores; the const-to-mut cast is for the C prototype, which does not write.
         // SAFETY: live context and cache; the creds are valid for the call.
-        self.context.check(unsafe {
-            bindings::krb5_cc_store_cred(self.context.raw, self.raw, creds.cast_mut())
-        })
+        self.context
+            .check(unsafe { bindings::krb5_cc_store_cred(self.context.raw, self.raw, creds.cast_mut()) })
     }
 
     /// `krb5_cc_destroy`: remove the cache and close the handle.

@@ -98,4 +98,3 @@ fn die_of(signal: nix::sys::signal::Signal) -> ExitCode {
     // A signal that does not kill by default: exit as a shell reports it.
     ExitCode::from(128u8.saturating_add(signal as u8))
 }
-

@@ -171,9 +171,9 @@ fn ticket_step(context: &Context, job: &Job, first: bool) -> Result<TicketTimes,
             }
             .map_err(|e| krb5_problem(&format!("finding the principal in the keytab {shown}"), &e))?;
             let name = client.name().unwrap_or_default();
-            let tgt = keytab
-                .init_creds(&client)
-                .map_err(|e| krb5_problem(&format!("getting a ticket for {name} with the keytab {shown}"), &e))?;
+            let tgt = keytab.init_creds(&client).map_err(|e| {
+                krb5_problem(&format!("getting a ticket for {name} with the keytab {shown}"), &e)
+            })?;
             replace(&client, &tgt)?;
             Ok(times(&tgt))
         }
@@ -181,8 +181,9 @@ fn ticket_step(context: &Context, job: &Job, first: bool) -> Result<TicketTimes,
             let from = context
                 .resolve_ccache(source)
                 .map_err(|e| krb5_problem(&format!("opening your cache {source}"), &e))?;
-            let client =
-                from.principal().map_err(|e| krb5_problem(&format!("no ticket in your cache {source}"), &e))?;
+            let client = from
+                .principal()
+                .map_err(|e| krb5_problem(&format!("no ticket in your cache {source}"), &e))?;
             let tgt = from
                 .tgt(&client)
                 .map_err(|e| krb5_problem(&format!("no ticket-granting ticket in {source}"), &e))?;
@@ -210,7 +211,10 @@ fn ticket_step(context: &Context, job: &Job, first: bool) -> Result<TicketTimes,
                 return Err(problem(ProblemKind::NotRenewable, "the ticket is not renewable"));
             }
             if !old_times.can_be_extended() {
-                return Err(problem(ProblemKind::RenewLimit, "the ticket has reached its renewable lifetime"));
+                return Err(problem(
+                    ProblemKind::RenewLimit,
+                    "the ticket has reached its renewable lifetime",
+                ));
             }
             let tgt = cache.renew(&client).map_err(|e| krb5_problem("renewing the ticket", &e))?;
             replace(&client, &tgt)?;

@@ -101,7 +101,9 @@ struct Supervisor {
 /// Run the renewer to its end.
 pub fn run(plan: Plan) -> Ending {
     let mut mask = SigSet::empty();
-    for s in [Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP, Signal::SIGQUIT, Signal::SIGALRM, Signal::SIGCHLD] {
+    for s in
+        [Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP, Signal::SIGQUIT, Signal::SIGALRM, Signal::SIGCHLD]
+    {
         mask.add(s);
     }
     // Blocked signals wait in the signalfd; the command starts with an empty mask (std resets it).
@@ -387,11 +389,7 @@ impl Supervisor {
         } else if let Some(ticket) = self.ticket {
             self.backoff = Backoff::default();
             self.next = refresh_at(&ticket, self.token_ends.values().copied());
-            self.debug(&format!(
-                "ticket until {}; next refresh at {}",
-                at(ticket.end),
-                at(self.next)
-            ));
+            self.debug(&format!("ticket until {}; next refresh at {}", at(ticket.end), at(self.next)));
         }
         if first {
             return self.start_command();
@@ -409,7 +407,7 @@ impl Supervisor {
     /// Start the command after the first refresh; without one, nothing to do.
     fn start_command(&mut self) -> Option<Ending> {
         self.started = true;
-        let Some((program, args)) = self.plan.command.split_first() else { return None };
+        let (program, args) = self.plan.command.split_first()?;
         let mut command = std::process::Command::new(program);
         command.args(args);
         if self.plan.private_cache {

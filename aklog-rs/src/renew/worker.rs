@@ -50,7 +50,12 @@ impl Worker {
             }
             ForkResult::Parent { child } => {
                 drop(write_end);
-                Ok(Worker { pid: child, reply: File::from(read_end), received: Vec::new(), started: Instant::now() })
+                Ok(Worker {
+                    pid: child,
+                    reply: File::from(read_end),
+                    received: Vec::new(),
+                    started: Instant::now(),
+                })
             }
         }
     }

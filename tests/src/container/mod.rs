@@ -44,7 +44,7 @@ mod rootfs;
 mod ssh_client;
 mod sshd;
 mod teardown;
-mod uids;
+pub mod uids;
 mod users;
 
 use std::path::{Path, PathBuf};
@@ -97,6 +97,12 @@ impl RootKeyHold {
 pub fn debian_pam_d_for_host(staging: &Path) -> Result<std::collections::BTreeMap<String, PamStack>> {
     let debs_root = crate::debs::root().map_err(Error::new)?;
     pam_auth_update::debian_stacks(staging, &debs_root, &[], &[], false)
+}
+
+/// A uid no other test uses until the lease is dropped, for a host test that
+/// runs programs as an unprivileged user and counts that user's keys.
+pub fn lease_uid() -> Result<uids::UidLease> {
+    Ok(uids::lease(1)?.remove(0))
 }
 
 /// How many keys `uid` owns, per /proc/key-users (what its key quota is charged).

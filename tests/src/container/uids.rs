@@ -16,10 +16,17 @@ use super::error::{io_context, Error, Result};
 const FIRST_UID: u32 = 61100;
 const LAST_UID: u32 = 61999;
 
-/// A uid reserved for one container user until dropped.
-pub(crate) struct UidLease {
+/// A uid reserved for one container user (or one host test) until dropped.
+pub struct UidLease {
     pub(crate) uid: u32,
     _lock: Flock<File>,
+}
+
+impl UidLease {
+    /// The uid.
+    pub fn uid(&self) -> u32 {
+        self.uid
+    }
 }
 
 fn lock_dir() -> PathBuf {
