@@ -494,3 +494,66 @@ fn the_shipped_sshd_stack_with_debians_common_stacks_gives_a_pag_with_the_token(
     assert_tokens_lists_cell(&out.stdout, "kim");
     site.teardown()
 }
+
+/// Log in with `on_close=<mode>`, get a renewable 12 s ticket and a token,
+/// and leave a job behind under `aklog --renew` (`setsid -f`); log out. The
+/// job reports its token once a second for 36 s (`ok <expiry>`, `MISSING`,
+/// `EXPIRED`), with a `logout` line when the session has closed. The
+/// session waits for the job to start: the renewer copies the login's
+/// ticket first, and logout destroys the login's cache. Returns
+/// the job's report and what the renewer said.
+fn renewing_job_after_logout(on_close: &str) -> Result<(String, String, Site)> {
+    let site = Site::kerberos(&["henry"], &format!("on_close={on_close}"))?;
+    let (aklog, tokens) = (site.built.aklog.display().to_string(), site.built.tokens());
+    let job = format!(
+        "touch /tmp/started; i=0; while [ $i -lt 36 ]; do i=$((i+1)); \
+         [ -e /tmp/loggedout ] && [ ! -e /tmp/said ] && touch /tmp/said && echo logout; \
+         e=$({tokens} --json | sed -n 's/.*\"expires\": *\\([0-9]*\\).*/\\1/p' | head -n 1); \
+         if [ -z \"$e\" ]; then echo MISSING; elif [ \"$e\" -le \"$(date +%s)\" ]; then echo EXPIRED; \
+         else echo \"ok $e\"; fi; sleep 1; done > /tmp/job.tmp; mv /tmp/job.tmp /tmp/job"
+    );
+    let session = format!(
+        "echo {pw} | kinit -l 12s -r 5m henry >/dev/null && {aklog} -c {CELL} && \
+         setsid -f {aklog} --renew -c {CELL} -- sh -c {job} >/tmp/renewer 2>&1 </dev/null && \
+         while [ ! -e /tmp/started ]; do sleep 0.1; done",
+        pw = shell_quote(KRB_PASSWORD),
+        job = shell_quote(&job)
+    );
+    site.ssh_kerberos("henry", &session)?.assert_success();
+    site.wait_for_log("session closed")?;
+    let report = site.ct.sh(
+        &As::Root,
+        "touch /tmp/loggedout; n=0; while [ ! -e /tmp/job ] && [ $n -lt 300 ]; do sleep 0.2; n=$((n+1)); done; \
+         cat /tmp/job; echo ---; cat /tmp/renewer",
+    )?;
+    let (job_report, renewer) = report.stdout.split_once("---\n").ok_or_else(|| format!("no report: {report:?}"))?;
+    Ok((job_report.to_owned(), renewer.to_owned(), site))
+}
+
+/// The lines of a job's report after the logout, and the distinct expiries
+/// of its `ok` lines there.
+fn after_logout(report: &str) -> (Vec<&str>, std::collections::BTreeSet<&str>) {
+    let after: Vec<&str> = report.lines().skip_while(|l| *l != "logout").skip(1).collect();
+    let expiries = after.iter().filter_map(|l| l.strip_prefix("ok ")).collect();
+    (after, expiries)
+}
+
+#[test]
+fn a_renewed_job_left_behind_keeps_fresh_tokens_after_logout_with_on_close_retain() -> Result {
+    let (report, renewer, site) = renewing_job_after_logout("retain")?;
+    let (after, expiries) = after_logout(&report);
+    assert!(after.len() >= 20, "the job ran on after the logout:\n{report}\n{renewer}");
+    assert!(after.iter().all(|l| l.starts_with("ok ")), "the token lapsed:\n{report}\n{renewer}");
+    assert!(expiries.len() >= 2, "renewed after the logout (12 s tickets):\n{report}\n{renewer}");
+    site.teardown()
+}
+
+#[test]
+fn a_renewer_does_not_add_back_what_logout_removed_with_on_close_unlog() -> Result {
+    let (report, renewer, site) = renewing_job_after_logout("unlog")?;
+    let (after, _) = after_logout(&report);
+    assert!(after.len() >= 20, "the job ran on after the logout:\n{report}\n{renewer}");
+    assert!(after.iter().all(|l| *l == "MISSING"), "a token came back after logout:\n{report}\n{renewer}");
+    assert!(renewer.contains("was removed (unlog or logout): it is not renewed any more"), "{renewer}");
+    site.teardown()
+}
