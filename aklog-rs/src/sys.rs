@@ -43,3 +43,20 @@ pub fn exit_now(code: i32) -> ! {
     // SAFETY: _exit only ends the process; it touches no Rust state.
     unsafe { libc::_exit(code) }
 }
+
+/// Start `command` with no signal blocked: the renewer blocks the signals
+/// it reads through its signalfd, and a child inherits the mask (std does
+/// not reset it), so a command would otherwise ignore the SIGTERM and
+/// SIGHUP passed on to it.
+pub fn unblock_signals_in_child(command: &mut std::process::Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: the closure runs between fork and exec and only calls pthread_sigmask, which is
+    // async-signal-safe; it allocates nothing and touches no lock.
+    unsafe {
+        command.pre_exec(|| {
+            let empty = SigSet::empty();
+            nix::sys::signal::pthread_sigmask(nix::sys::signal::SigmaskHow::SIG_SETMASK, Some(&empty), None)
+                .map_err(std::io::Error::from)
+        });
+    }
+}

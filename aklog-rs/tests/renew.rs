@@ -297,6 +297,29 @@ fn signals_to_the_renewer_reach_the_command_except_sigint() {
     assert!(!out.stdout.contains("got INT"), "SIGINT was passed on: {out:?}");
 }
 
+/// The command starts with no signal blocked (the renewer blocks the ones
+/// it reads), so a program that does not set its own mask gets SIGTERM.
+#[test]
+fn the_command_starts_with_no_signal_blocked_and_dies_of_a_relayed_sigterm() {
+    let fx = kdc();
+    let ccache = fx.file_ccache("cc");
+    kinit(&fx, &ccache, &["-l", "1h", "-r", "2h"]);
+    let out = fx.session_as(
+        Session::Fresh,
+        &ccache,
+        false,
+        "pagsh --renew --cell example.org -- grep SigBlk /proc/self/status",
+    );
+    assert_eq!(out.stdout.trim(), "SigBlk:\t0000000000000000", "{out:?}");
+    let mut job = spawn_job(&fx, &ccache, "--cell example.org", "echo started; exec sleep 60");
+    let mut seen = Vec::new();
+    wait_for_line(&mut job, "started", &mut seen);
+    std::thread::sleep(Duration::from_millis(200));
+    signal(&job, Signal::SIGTERM);
+    let out = finish(job, seen);
+    assert_eq!(out.code, 128 + 15, "sleep died of SIGTERM, and so did the renewer: {out:?}");
+}
+
 /// Two renewing jobs of one user: each in its own PAG with its own cache;
 /// `unlog` in one removes its tokens for good (the renewer does not add
 /// them back) and leaves the other's alone.

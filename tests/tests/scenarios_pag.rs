@@ -526,7 +526,8 @@ fn renewing_job_after_logout(on_close: &str) -> Result<(String, String, Site)> {
         "touch /tmp/loggedout; n=0; while [ ! -e /tmp/job ] && [ $n -lt 300 ]; do sleep 0.2; n=$((n+1)); done; \
          cat /tmp/job; echo ---; cat /tmp/renewer",
     )?;
-    let (job_report, renewer) = report.stdout.split_once("---\n").ok_or_else(|| format!("no report: {report:?}"))?;
+    let (job_report, renewer) =
+        report.stdout.split_once("---\n").ok_or_else(|| format!("no report: {report:?}"))?;
     Ok((job_report.to_owned(), renewer.to_owned(), site))
 }
 

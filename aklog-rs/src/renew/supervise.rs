@@ -106,7 +106,7 @@ pub fn run(plan: Plan) -> Ending {
     {
         mask.add(s);
     }
-    // Blocked signals wait in the signalfd; the command starts with an empty mask (std resets it).
+    // Blocked signals wait in the signalfd; the command is started with none blocked.
     if let Err(e) = mask.thread_block() {
         say(&format!("cannot block signals: {}", e.desc()));
         return Ending::Code(7);
@@ -413,6 +413,7 @@ impl Supervisor {
         if self.plan.private_cache {
             command.env("KRB5CCNAME", &self.plan.job.cache);
         }
+        sys::unblock_signals_in_child(&mut command);
         match command.spawn() {
             Ok(child) => {
                 // Reaped through SIGCHLD and waitpid, not through `child`.
