@@ -150,16 +150,15 @@ pub struct Syslog {
     failed: bool,
 }
 
+/// Where syslog listens on Linux. The syslog crate's `unix()` also tries
+/// macOS's and the BSDs' paths, which cost two more socket(2), connect(2)
+/// and close(2) per hook wherever /dev/log is absent (bench/pam-cycle).
+const SYSLOG_SOCKET: &str = "/dev/log";
+
 impl Sink for Syslog {
     fn send(&mut self, level: Level, line: &str) {
         if self.logger.is_none() && !self.failed {
-            let formatter = Formatter3164 {
-                facility: Facility::LOG_AUTHPRIV,
-                hostname: None,
-                process: process_name(),
-                pid: std::process::id(),
-            };
-            self.logger = syslog::unix(formatter).ok();
+            self.logger = connect();
             self.failed = self.logger.is_none();
         }
         let Some(logger) = self.logger.as_mut() else { return };
@@ -174,13 +173,37 @@ impl Sink for Syslog {
     }
 }
 
+/// A connection to [`SYSLOG_SOCKET`], or `None` where there is none. Without
+/// a socket there (containers, minimal hosts) one stat(2) says so, where
+/// creating, connecting and closing a socket cost several times as much; a
+/// syslog that starts later is found by the next hook all the same.
+fn connect() -> Option<syslog::Logger<syslog::LoggerBackend, Formatter3164>> {
+    if !std::path::Path::new(SYSLOG_SOCKET).exists() {
+        return None;
+    }
+    let formatter = Formatter3164 {
+        facility: Facility::LOG_AUTHPRIV,
+        hostname: None,
+        process: process_name().to_owned(),
+        pid: std::process::id(),
+    };
+    syslog::unix_custom(formatter, SYSLOG_SOCKET).ok()
+}
+
 /// The application's name, as syslog(3) would use it (`sshd`, `login`).
-fn process_name() -> String {
-    std::fs::read_to_string("/proc/self/comm")
-        .map(|s| s.trim_end().to_owned())
-        .ok()
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "pam_pag".to_owned())
+/// Read once per process: like syslog(3)'s program_invocation_short_name it
+/// is fixed at exec (a forked child has its parent's), and reading
+/// /proc/self/comm on every hook was an eighth of the module's time in
+/// bench/pam-cycle.
+fn process_name() -> &'static str {
+    static NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    NAME.get_or_init(|| {
+        std::fs::read_to_string("/proc/self/comm")
+            .map(|s| s.trim_end().to_owned())
+            .ok()
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| "pam_pag".to_owned())
+    })
 }
 
 /// Lines collected in memory, for unit tests.
