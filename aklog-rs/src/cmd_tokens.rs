@@ -56,10 +56,14 @@ pub fn status(args: impl IntoIterator<Item = OsString>) -> Exit {
 
 /// The listing to print.
 pub fn run(cli: &Cli) -> Result<String, Failure> {
-    let place = Place::current(false)?;
-    let tokens = match &place {
-        Some(p) => p.store().list().map_err(|e| keyring_failure(&e))?,
-        None => Vec::new(),
+    // Finding the PAG reads and describes its keys; the listing uses the
+    // same descriptions rather than describing every key a second time.
+    let (current, links) = pag::group::current_with_links().map_err(|e| keyring_failure(&e))?;
+    let place = Place::from_current(current, false)?;
+    let tokens = match (&place, links) {
+        (Some(p), Some(links)) => p.store().list_described(&links),
+        (Some(p), None) => p.store().list().map_err(|e| keyring_failure(&e))?,
+        (None, _) => Vec::new(),
     };
     let now = SystemTime::now();
     Ok(if cli.json {

@@ -25,6 +25,13 @@ impl Place {
     /// (aklog is about to store there); otherwise None is returned for it.
     pub fn current(create: bool) -> Result<Option<Place>, Failure> {
         let current = pag::current().map_err(|e| keyring_failure(&e))?;
+        Self::from_current(current, create)
+    }
+
+    /// The place `current` (what [`pag::current`] or
+    /// [`pag::group::current_with_links`] found) names; `create` as for
+    /// [`Place::current`].
+    pub fn from_current(current: Current, create: bool) -> Result<Option<Place>, Failure> {
         Ok(match current {
             Current::Pag(p) => Some(Place::Pag(p)),
             Current::Session(k) => Some(Place::Session(k)),

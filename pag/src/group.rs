@@ -228,23 +228,40 @@ pub fn revoke_half_made(keyring: KeySerial, why: Error) -> Error {
 
 /// What the calling thread's session keyring is.
 pub fn current() -> Result<Current> {
+    current_maybe_with_links(false).map(|(current, _)| current)
+}
+
+/// A keyring's direct links, each described once, in the kernel's order
+/// (keys that vanish or may not be described in between are left out).
+pub type DescribedLinks = Vec<(KeySerial, sys::Description)>;
+
+/// [`current`], and the described direct links of the session keyring
+/// where finding out what it is read them (a keyring with a PAG's type,
+/// description and permissions, PAG or not): a caller that goes on to list
+/// what is in it (`tokens`) reads and describes every key once, not twice.
+pub fn current_with_links() -> Result<(Current, Option<DescribedLinks>)> {
+    current_maybe_with_links(true)
+}
+
+fn current_maybe_with_links(with_links: bool) -> Result<(Current, Option<DescribedLinks>)> {
     probe()?;
     // Without create, a thread with no session keyring gets @us installed as
     // its session keyring, so "none" shows as @s == @us.
     let session = match sys::special_id(Special::Session, false) {
         Ok(s) => s,
         Err(sys::SysError { errno: Errno::ENOKEY, .. }) => {
-            return Ok(Current::NoSessionKeyring { user_session: None })
+            return Ok((Current::NoSessionKeyring { user_session: None }, None))
         }
         Err(e) => return Err(Error::keyring("finding the session keyring", e)),
     };
     match sys::special_id(Special::UserSession, false) {
-        Ok(us) if us == session => return Ok(Current::NoSessionKeyring { user_session: Some(us) }),
+        Ok(us) if us == session => return Ok((Current::NoSessionKeyring { user_session: Some(us) }, None)),
         _ => {}
     }
-    Ok(match recognise(session)? {
-        Some(pag) => Current::Pag(pag),
-        None => Current::Session(session),
+    let (pag, links) = if with_links { recognise_with_links(session)? } else { (recognise(session)?, None) };
+    Ok(match pag {
+        Some(pag) => (Current::Pag(pag), links),
+        None => (Current::Session(session), links),
     })
 }
 
@@ -260,6 +277,31 @@ pub fn current() -> Result<Current> {
 /// a marker copied or forged into another keyring, a keyring whose
 /// permissions differ, a marker of another user.
 pub fn recognise(keyring: KeySerial) -> Result<Option<Pag>> {
+    let Some(ring) = describe_candidate(keyring)? else { return Ok(None) };
+    let Some(links) = candidate_links(keyring)? else { return Ok(None) };
+    // The keyring may be one a peer named (pag::peer, run by root): a bound
+    // on the keys examined, far above what a user's key quota lets a PAG hold.
+    // Described one by one, stopping at the marker.
+    let described =
+        links.into_iter().take(MAX_LINKS_EXAMINED).filter_map(|s| Some((s, sys::describe(s).ok()?)));
+    Ok(recognise_among(keyring, &ring, described))
+}
+
+/// [`recognise`], also handing back every direct link of `keyring`
+/// described, where it read them.
+fn recognise_with_links(keyring: KeySerial) -> Result<(Option<Pag>, Option<DescribedLinks>)> {
+    let Some(ring) = describe_candidate(keyring)? else { return Ok((None, None)) };
+    let Some(links) = candidate_links(keyring)? else { return Ok((None, None)) };
+    let described: DescribedLinks =
+        links.into_iter().filter_map(|s| Some((s, sys::describe(s).ok()?))).collect();
+    let pag =
+        recognise_among(keyring, &ring, described.iter().take(MAX_LINKS_EXAMINED).map(|(s, d)| (*s, d)));
+    Ok((pag, Some(described)))
+}
+
+/// `keyring` described, if it has a PAG's type, description and one of the
+/// two permission masks a PAG has; `None` for anything else.
+fn describe_candidate(keyring: KeySerial) -> Result<Option<sys::Description>> {
     let ring = match sys::describe(keyring) {
         Ok(d) => d,
         Err(sys::SysError { errno: Errno::EACCES | Errno::ENOKEY | Errno::EKEYREVOKED, .. }) => {
@@ -270,20 +312,36 @@ pub fn recognise(keyring: KeySerial) -> Result<Option<Pag>> {
     if ring.key_type != "keyring" || ring.description != "_ses" {
         return Ok(None);
     }
+    if ring.perm != perm::PAG_KEYRING && ring.perm != perm::OWN_PAG_KEYRING {
+        return Ok(None);
+    }
+    Ok(Some(ring))
+}
+
+/// The direct links of a candidate keyring; `None` where the caller may not
+/// read them.
+fn candidate_links(keyring: KeySerial) -> Result<Option<Vec<KeySerial>>> {
+    match sys::keyring_links(keyring) {
+        Ok(l) => Ok(Some(l)),
+        Err(sys::SysError { errno: Errno::EACCES | Errno::ENOTDIR, .. }) => Ok(None),
+        Err(e) => Err(Error::keyring("reading the session keyring", e)),
+    }
+}
+
+/// The PAG `keyring` (described as `ring` by [`describe_candidate`]) is,
+/// judged by its marker among `links` (each with its description).
+fn recognise_among<D: std::borrow::Borrow<sys::Description>>(
+    keyring: KeySerial,
+    ring: &sys::Description,
+    links: impl Iterator<Item = (KeySerial, D)>,
+) -> Option<Pag> {
     let root_marker_allowed = match ring.perm {
         perm::PAG_KEYRING => true,
         perm::OWN_PAG_KEYRING => false,
-        _ => return Ok(None),
+        _ => return None,
     };
-    let links = match sys::keyring_links(keyring) {
-        Ok(l) => l,
-        Err(sys::SysError { errno: Errno::EACCES | Errno::ENOTDIR, .. }) => return Ok(None),
-        Err(e) => return Err(Error::keyring("reading the session keyring", e)),
-    };
-    // The keyring may be one a peer named (pag::peer, run by root): a bound
-    // on the keys examined, far above what a user's key quota lets a PAG hold.
-    for serial in links.into_iter().take(MAX_LINKS_EXAMINED) {
-        let Ok(d) = sys::describe(serial) else { continue };
+    for (serial, d) in links {
+        let d = d.borrow();
         if d.key_type != "user" || d.description != MARKER_DESCRIPTION || d.perm != perm::MARKER {
             continue;
         }
@@ -293,7 +351,7 @@ pub fn recognise(keyring: KeySerial) -> Result<Option<Pag>> {
         }
         let Ok(payload) = sys::read(serial) else { continue };
         let Some(says) = Marker::parse(&payload).filter(|m| m.keyring == keyring) else { continue };
-        return Ok(Some(Pag {
+        return Some(Pag {
             keyring,
             marker: serial,
             owner: Owner { uid: ring.uid, gid: ring.gid },
@@ -301,9 +359,9 @@ pub fn recognise(keyring: KeySerial) -> Result<Option<Pag>> {
             official: root_marker_allowed && d.uid == 0,
             user: says.user,
             tag: says.tag,
-        }));
+        });
     }
-    Ok(None)
+    None
 }
 
 /// What a new marker records besides its keyring.

@@ -81,6 +81,35 @@ fn a_plain_session_keyring_is_not_a_pag_even_with_a_forged_marker() {
 }
 
 #[test]
+fn current_with_links_finds_what_current_finds_and_lists_the_same_tokens() {
+    // A plain session keyring: no PAG's permissions, so nothing is read for it.
+    let session = fresh_session();
+    assert_eq!(pag::group::current_with_links().unwrap(), (Current::Session(session), None));
+
+    // A PAG with tokens: the same PAG, and its links list the same tokens.
+    let pag = pag::create(&CreateOptions::default()).unwrap();
+    let store = pag.tokens();
+    for i in 0..5 {
+        store.add(&token(&format!("cell{i}.example.org"), 2_000_000_000)).unwrap();
+    }
+    let (current, links) = pag::group::current_with_links().unwrap();
+    assert_eq!(current, pag::current().unwrap());
+    assert_eq!(current, Current::Pag(pag.clone()));
+    let links = links.expect("a PAG's links are read to find its marker");
+    assert_eq!(links.len(), sys::keyring_links(pag.keyring()).unwrap().len());
+    assert_eq!(store.list_described(&links), store.list().unwrap());
+    assert_eq!(store.list().unwrap().len(), 5);
+
+    // A forged marker in a keyring with a PAG's permissions is no PAG here either.
+    let fake = fresh_session();
+    sys::setperm(fake, pag::perm::OWN_PAG_KEYRING).unwrap();
+    sys::add_key("user", pag::group::MARKER_DESCRIPTION, b"pag-marker 1\nkeyring 1\n", fake).unwrap();
+    let (current, links) = pag::group::current_with_links().unwrap();
+    assert_eq!(current, Current::Session(fake));
+    assert_eq!(links.map(|l| l.len()), Some(1));
+}
+
+#[test]
 fn the_marker_cannot_be_linked_into_another_keyring_or_changed() {
     fresh_session();
     let pag = pag::create(&CreateOptions::default()).unwrap();

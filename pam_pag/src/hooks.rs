@@ -19,7 +19,7 @@ fn entry(hook: Hook, pamh: *mut RawHandle, argc: c_int, argv: *const *const c_ch
     guard(hook, || {
         let Some(mut handle) = Libpam::from_hook(pamh) else { return pam::SYSTEM_ERR };
         let args = ffi::args_from_hook(argc, argv);
-        let mut sink = Syslog::default();
+        let mut sink = Syslog;
         session::run(hook, &mut handle, &mut System, &args, &mut sink, &session::resolve_from_file)
     })
 }
@@ -29,7 +29,7 @@ fn guard(hook: Hook, work: impl FnOnce() -> c_int) -> c_int {
     match catch_unwind(AssertUnwindSafe(|| crate::quiet_panic::silenced(work))) {
         Ok(code) => code,
         Err(_) => {
-            let mut sink = Syslog::default();
+            let mut sink = Syslog;
             let _ = catch_unwind(AssertUnwindSafe(|| {
                 Log::new("unknown", hook.facility(), &mut sink).error("internal error (panic); failing safe");
             }));

@@ -2,12 +2,14 @@
 //! `[pam.service.<name>]` layers, and the module arguments, merged in that
 //! order (later wins). The arguments are described by one declarative table.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use pag::config::pam::{parse_tag_gids, program_env_refusal, KeyringOwner, OnClose, OnKeyringUnavailable};
 #[cfg(test)]
 use pag::config::Config;
 use pag::config::{self, ConfigError, Document, PamSettings, Presence};
+
+mod cache;
 
 /// The token program unless configured: our aklog, at the path the build
 /// was told (`PAM_PAG_AKLOG`, set by `make` from PREFIX).
@@ -288,13 +290,20 @@ pub fn resolve(arguments: &Arguments, service: &str) -> Result<Options, OptionsE
         Some(path) => (path.clone(), Presence::NamedBy("config=")),
         None => (PathBuf::from(config::DEFAULT_PATH), Presence::MayBeAbsent),
     };
-    let pam = match Document::read(&path, presence).map_err(OptionsError::Config)? {
-        Some(document) => document.pam().map_err(|errors| {
-            OptionsError::Config(config::first_error(errors).expect("an Err carries at least one error"))
-        })?,
-        None => PamSettings::default(),
-    };
+    let pam =
+        cache::settings(&path, presence, || read_settings(&path, presence)).map_err(OptionsError::Config)?;
     Ok(merge(&pam, service, &arguments.settings))
+}
+
+/// The file's `[pam]`, or its first mistake; the defaults where the file
+/// may be absent and is.
+fn read_settings(path: &Path, presence: Presence) -> Result<PamSettings, ConfigError> {
+    match Document::read(path, presence)? {
+        Some(document) => document
+            .pam()
+            .map_err(|errors| config::first_error(errors).expect("an Err carries at least one error")),
+        None => Ok(PamSettings::default()),
+    }
 }
 
 /// Merge the layers (pure; [`resolve`] adds the file reading).

@@ -19,6 +19,7 @@ use nix::errno::Errno;
 use super::rxrpc::RxkadToken;
 use super::{description_for, xdr, KeyType, Token};
 use crate::error::{Error, Result};
+use crate::group::DescribedLinks;
 use crate::perm;
 use crate::sys::{self, KeySerial};
 
@@ -112,16 +113,19 @@ impl TokenStore {
     /// look like tokens but do not decode are not tokens and are left out.
     pub fn list(&self) -> Result<Vec<Token>> {
         let links = sys::keyring_links(self.keyring).map_err(|e| Error::keyring("listing the tokens", e))?;
-        let mut described = Vec::with_capacity(links.len());
-        for serial in links {
-            // A key can vanish (expire, be unlinked) between the listing and
-            // the describe; that is not an error.
-            if let Ok(d) = sys::describe(serial) {
-                described.push((serial, d));
-            }
-        }
+        // A key can vanish (expire, be unlinked) between the listing and
+        // the describe; that is not an error.
+        let described: DescribedLinks =
+            links.into_iter().filter_map(|s| Some((s, sys::describe(s).ok()?))).collect();
+        Ok(self.list_described(&described))
+    }
+
+    /// [`TokenStore::list`] from this keyring's direct links already read and
+    /// described ([`crate::group::current_with_links`]), so that finding the
+    /// PAG and listing its tokens describe each key once.
+    pub fn list_described(&self, described: &[(KeySerial, sys::Description)]) -> Vec<Token> {
         let mut tokens = Vec::new();
-        for (serial, d) in &described {
+        for (serial, d) in described {
             let Some(key_type) = KeyType::from_name(&d.key_type) else { continue };
             let Some(cell) = d.description.strip_prefix("afs@") else { continue };
             let Ok(bytes) = sys::read(*serial) else { continue };
@@ -140,7 +144,7 @@ impl TokenStore {
                 .and_then(|b| String::from_utf8(b).ok());
             tokens.push(Token { cell: cell.to_owned(), key_type, rxkad, principal, serial: Some(*serial) });
         }
-        Ok(tokens)
+        tokens
     }
 
     /// Remove the token(s) of `cell`. Returns how many keys were removed.
