@@ -389,3 +389,50 @@ fn bad_input_is_named_with_a_defined_exit() {
     kinit(&fx, &ccache, &["-l", "1h", "-r", "2h"]);
     assert_fails(&run("aklog --renew -c example.org -- /nonexistent/cmd"), 127, "command not found");
 }
+
+/// With a keytab there is no ticket end to give up at: a KDC away for
+/// longer than a ticket's life is waited for, and the tokens come back.
+#[test]
+fn a_keytab_job_waits_out_a_kdc_away_longer_than_a_ticket() {
+    let mut fx = kdc();
+    let keytab = fx.kdc.dir().join("svc.keytab");
+    fx.kdc.write_keytab("svc", &keytab).unwrap();
+    let args = format!("--keytab {} --cell example.org", keytab.display());
+    let mut job = spawn_job(&fx, &fx.file_ccache("unused"), &args, &format!("echo started; {}", checker(40)));
+    let mut seen = Vec::new();
+    wait_for_line(&mut job, "started", &mut seen);
+    fx.kdc.stop();
+    std::thread::sleep(Duration::from_secs(22));
+    fx.kdc.start_again().unwrap();
+    let out = finish(job, seen);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(out.stderr.matches("trying again with backoff for as long as it takes").count(), 1, "{out:?}");
+    assert_eq!(out.stderr.matches("a KDC answered again").count(), 1, "{out:?}");
+    // The 15 s token lapsed while the KDC was away, and came back after.
+    let lines: Vec<&str> =
+        out.stdout.lines().filter(|l| l.starts_with("ok ") || *l == "EXPIRED" || *l == "MISSING").collect();
+    let lapse =
+        lines.iter().position(|l| !l.starts_with("ok ")).expect("the token lapsed while the KDC was away");
+    assert!(lines[lapse..].iter().any(|l| l.starts_with("ok ")), "tokens came back: {out:?}");
+    assert!(lines.last().unwrap().starts_with("ok "), "{out:?}");
+}
+
+/// The KDC refusing to renew (its ticket-granting key was changed, so it
+/// can no longer read the ticket) ends renewal, said once, and the command
+/// goes on.
+#[test]
+fn a_kdc_that_refuses_renewal_ends_it_with_the_reason() {
+    let fx = kdc();
+    let ccache = fx.file_ccache("cc");
+    kinit(&fx, &ccache, &["-l", "1h", "-r", "2h"]);
+    let mut job = spawn_job(&fx, &ccache, "--cell example.org", "echo started; sleep 3; echo still here");
+    let mut seen = Vec::new();
+    wait_for_line(&mut job, "started", &mut seen);
+    fx.kdc.kadmin(&format!("cpw -randkey krbtgt/{REALM}@{REALM}")).unwrap();
+    signal(&job, Signal::SIGALRM);
+    let out = finish(job, seen);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(out.stdout.contains("still here"), "{out:?}");
+    assert_eq!(out.stderr.matches("renewing the ticket: ").count(), 1, "{out:?}");
+    assert!(out.stderr.contains("renewal stopped"), "{out:?}");
+}
