@@ -4,7 +4,7 @@
 use std::os::fd::{FromRawFd, OwnedFd};
 
 use nix::errno::Errno;
-use nix::sys::signal::{self, SaFlags, SigAction, SigHandler, SigSet, Signal};
+use nix::sys::signal::SigSet;
 use nix::unistd::{ForkResult, Pid};
 
 /// fork(2), for a worker that runs Rust code and then `_exit`s.
@@ -24,17 +24,6 @@ pub fn pidfd_open(pid: Pid) -> nix::Result<OwnedFd> {
     let fd = i32::try_from(fd).map_err(|_| Errno::EBADF)?;
     // SAFETY: the kernel just returned this descriptor to us; nothing else owns it.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
-}
-
-/// Reset `sig` to its default action and unblock it, so raising it kills us
-/// as it killed the command.
-pub fn restore_default(sig: Signal) -> nix::Result<()> {
-    let default = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
-    // SAFETY: installing SIG_DFL involves no handler code, so none of the signal-handler safety rules apply.
-    unsafe { signal::sigaction(sig, &default) }?;
-    let mut set = SigSet::empty();
-    set.add(sig);
-    set.thread_unblock()
 }
 
 /// _exit(2): end a forked worker without running the supervisor's

@@ -5,7 +5,6 @@ use std::ffi::{CString, OsString};
 use std::os::unix::ffi::OsStrExt;
 
 use nix::errno::Errno;
-use nix::sys::signal::{self, Signal};
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::{self, ForkResult};
 
@@ -113,7 +112,7 @@ fn fork_and_relay(command: &Command) -> u8 {
         Ok(ForkResult::Parent { child }) => loop {
             match waitpid(child, None) {
                 Ok(WaitStatus::Exited(_, code)) => return u8::try_from(code).unwrap_or(1),
-                Ok(WaitStatus::Signaled(_, sig, _)) => die_of(sig),
+                Ok(WaitStatus::Signaled(_, sig, _)) => pag::sys::signal::die_of(sig),
                 Ok(_) | Err(Errno::EINTR) => continue,
                 Err(e) => {
                     eprintln!("pagsh: waiting for the program: {}", e.desc());
@@ -126,13 +125,4 @@ fn fork_and_relay(command: &Command) -> u8 {
             EXIT_PAGSH_FAILED
         }
     }
-}
-
-/// Die of `sig` as the child did, so our parent sees the same status.
-fn die_of(sig: Signal) -> ! {
-    let _ = sys::restore_default(sig);
-    let _ = signal::raise(sig);
-    // Signals that do not kill by default (none of the usual ones): exit as
-    // a shell reports a signal death.
-    std::process::exit(128 + sig as i32);
 }

@@ -87,14 +87,6 @@ pub fn main(cli: &Cli) -> ExitCode {
     };
     match supervise::run(plan) {
         Ending::Code(code) => ExitCode::from(code),
-        Ending::Signal(signal) => die_of(signal),
+        Ending::Signal(signal) => pag::sys::signal::die_of(signal),
     }
-}
-
-/// Die of `signal` as the command did, so our parent sees the same status.
-fn die_of(signal: nix::sys::signal::Signal) -> ExitCode {
-    let _ = crate::sys::restore_default(signal);
-    let _ = nix::sys::signal::raise(signal);
-    // A signal that does not kill by default: exit as a shell reports it.
-    ExitCode::from(128u8.saturating_add(signal as u8))
 }

@@ -19,6 +19,8 @@ use std::fmt;
 use linux_keyutils::{Key, KeyError, KeyPermissions};
 use nix::errno::Errno;
 
+pub mod signal;
+
 /// A key serial number as the kernel hands it out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct KeySerial(pub i32);
