@@ -77,6 +77,8 @@ install:
 	$(STRIP) --strip-unneeded $(DESTDIR)$(SECUREDIR)/pam_pag.so
 	install -s -m 0755 target/static/release/pagsh $(DESTDIR)$(LIBEXECDIR)/pagsh
 	install -s -m 0755 $(RELEASE)/aklog $(RELEASE)/tokens $(RELEASE)/unlog $(DESTDIR)$(LIBEXECDIR)/
+	@# aklog --renew's supervisor: internal, so no pag-* name.
+	install -s -m 0755 $(RELEASE)/aklog-renewer $(DESTDIR)$(LIBEXECDIR)/
 	install -s -m 0755 $(RELEASE)/$(ADMIN) $(DESTDIR)$(BINDIR)/$(ADMIN)
 	@for b in $(BINARIES); do \
 	    ln -sfn $(LIBEXECDIR)/$$b $(DESTDIR)$(BINDIR)/pag-$$b; \
@@ -132,6 +134,7 @@ uninstall:
 	    rm -f $(DESTDIR)$(LIBEXECDIR)/$$b $(DESTDIR)$(MANDIR)/man1/pag-$$b.1; \
 	    if [ "$$(readlink $(DESTDIR)$(MANDIR)/man1/$$b.1)" = "pag-$$b.1" ]; then rm -f $(DESTDIR)$(MANDIR)/man1/$$b.1; fi; \
 	done
+	rm -f $(DESTDIR)$(LIBEXECDIR)/aklog-renewer
 	-rmdir $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(PREFIX)/lib/pag 2>/dev/null
 	rm -f $(DESTDIR)$(BINDIR)/$(ADMIN) $(DESTDIR)$(MANDIR)/man8/$(ADMIN).8 $(DESTDIR)$(MANDIR)/man7/pag-peer.7
 	rm -f $(DESTDIR)$(MANDIR)/man8/pam_pag.8 $(DESTDIR)$(MANDIR)/man5/pam_pag.toml.5

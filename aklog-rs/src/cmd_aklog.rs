@@ -88,6 +88,10 @@ pub struct Cli {
     #[arg(long, value_name = "PRINCIPAL", requires = "keytab")]
     pub principal: Option<String>,
 
+    /// The renewer's own: run one refresh asked for on stdin.
+    #[arg(long, hide = true, exclusive = true)]
+    pub renew_worker: bool,
+
     /// Cells (or, with a '/', paths), as older aklogs take them.
     #[arg(value_name = "CELL|PATH")]
     pub positional: Vec<String>,
@@ -117,6 +121,9 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
         Ok(c) => c,
         Err(exit) => return exit.into(),
     };
+    if cli.renew_worker {
+        return crate::renew::worker::main();
+    }
     if cli.renew {
         return crate::renew::main(&cli);
     }

@@ -5,13 +5,7 @@ use std::os::fd::{FromRawFd, OwnedFd};
 
 use nix::errno::Errno;
 use nix::sys::signal::SigSet;
-use nix::unistd::{ForkResult, Pid};
-
-/// fork(2), for a worker that runs Rust code and then `_exit`s.
-pub fn fork() -> nix::Result<ForkResult> {
-    // SAFETY: the renewer starts no threads, so the child may allocate and run ordinary code.
-    unsafe { nix::unistd::fork() }
-}
+use nix::unistd::Pid;
 
 /// pidfd_open(2): a descriptor that becomes readable when `pid` exits,
 /// and that cannot come to name another process when the pid is reused.
@@ -24,13 +18,6 @@ pub fn pidfd_open(pid: Pid) -> nix::Result<OwnedFd> {
     let fd = i32::try_from(fd).map_err(|_| Errno::EBADF)?;
     // SAFETY: the kernel just returned this descriptor to us; nothing else owns it.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
-}
-
-/// _exit(2): end a forked worker without running the supervisor's
-/// destructors or atexit handlers.
-pub fn exit_now(code: i32) -> ! {
-    // SAFETY: _exit only ends the process; it touches no Rust state.
-    unsafe { libc::_exit(code) }
 }
 
 /// Start `command` with no signal blocked: the renewer blocks the signals

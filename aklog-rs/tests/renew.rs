@@ -384,6 +384,7 @@ fn bad_input_is_named_with_a_defined_exit() {
     assert_fails(&run("aklog --renew -setpag -c example.org"), 1, "--setpag");
     assert_fails(&run("aklog --renew -c example.org"), 4, "no ticket in the cache");
     assert_fails(&run("aklog -c example.org -- true"), 1, "--renew");
+    assert_fails(&run("aklog-renewer"), 1, "started by aklog --renew");
     let keyring = fx.session_as(Session::Fresh, "KEYRING:session:x", false, "pagsh --renew -- true");
     assert_fails(&keyring, 125, "KEYRING:session:x is in your current session keyring");
     kinit(&fx, &ccache, &["-l", "1h", "-r", "2h"]);

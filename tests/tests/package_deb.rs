@@ -215,6 +215,9 @@ fn make_install_only_copies_refuses_another_prefix_and_uninstall_removes_it_all(
             real.display()
         );
     }
+    // The renewer's supervisor, internal: no pag-* name.
+    assert!(file("/usr/lib/pag/bin/aklog-renewer").is_file(), "{}", text(&installed));
+    assert!(!file("/usr/bin/pag-aklog-renewer").exists());
     assert!(file("/usr/share/pam-configs/pag").is_file(), "{}", text(&installed));
     assert!(file("/etc/security/pam_pag.toml").is_file());
     // An administrator's edit of the configuration survives uninstall.

@@ -19,7 +19,9 @@ pub mod worker;
 use std::process::ExitCode;
 
 use refresh::{Job, TicketSource};
-use supervise::{Ending, Plan};
+use std::os::unix::process::CommandExt;
+
+use supervise::Plan;
 
 use crate::cmd_aklog::Cli;
 use crate::exit::{Exit, Failure};
@@ -85,8 +87,23 @@ pub fn main(cli: &Cli) -> ExitCode {
             return f.exit.into();
         }
     };
-    match supervise::run(plan) {
-        Ending::Code(code) => ExitCode::from(code),
-        Ending::Signal(signal) => pag::sys::signal::die_of(signal),
-    }
+    // The supervisor is a program of its own, without libkrb5, so that
+    // what waits for hours is small; each refresh runs aklog again.
+    let renewer = match std::env::current_exe() {
+        Ok(path) => path.with_file_name("aklog-renewer"),
+        Err(e) => {
+            eprintln!("aklog: cannot find aklog's own directory: {e}");
+            return Exit::Other.into();
+        }
+    };
+    let text = match serde_json::to_string(&plan) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("aklog: {e}");
+            return Exit::Other.into();
+        }
+    };
+    let error = std::process::Command::new(&renewer).env(supervise::PLAN_ENV, text).exec();
+    eprintln!("aklog: cannot run the renewer {}: {error}", renewer.display());
+    Exit::Other.into()
 }

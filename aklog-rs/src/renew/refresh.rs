@@ -18,7 +18,7 @@ use crate::place::Place;
 use crate::ticket::Credentials;
 
 /// Where the ticket-granting ticket comes from.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum TicketSource {
     /// The job's cache itself: renew the TGT found there.
     InPlace,
@@ -36,7 +36,7 @@ pub enum TicketSource {
 }
 
 /// What a renewer keeps supplied, fixed for its life.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Job {
     /// The cache the TGT is kept in.
     pub cache: String,

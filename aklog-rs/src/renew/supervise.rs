@@ -19,6 +19,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsString;
 use std::os::fd::{AsFd, OwnedFd};
+use std::path::PathBuf;
+use std::process::ExitCode;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use nix::errno::Errno;
@@ -30,8 +32,9 @@ use nix::unistd::Pid;
 
 use super::refresh::{Job, Outcome, ProblemKind, TicketSource};
 use super::schedule::{refresh_at, Backoff, TicketTimes};
-use super::worker::Worker;
+use super::worker::{Request, Worker};
 use crate::sys;
+use serde::{Deserialize, Serialize};
 
 /// The longest the renewer sleeps without looking at the clock: a laptop
 /// that slept through a refresh time notices within this.
@@ -47,6 +50,7 @@ pub enum Ending {
 }
 
 /// What the supervisor is given.
+#[derive(Debug, Serialize, Deserialize)]
 pub struct Plan {
     /// The job.
     pub job: Job,
@@ -77,8 +81,39 @@ fn say(text: &str) {
     eprintln!("aklog: {text}");
 }
 
+/// The environment variable `aklog --renew` hands the plan over in (JSON);
+/// the supervisor removes it before anything else starts.
+pub const PLAN_ENV: &str = "PAG_RENEW_PLAN";
+
+/// `aklog-renewer`: run the plan `aklog --renew` left in [`PLAN_ENV`].
+pub fn main() -> ExitCode {
+    let text = std::env::var(PLAN_ENV).unwrap_or_default();
+    // Single-threaded here: removing a variable is sound; the command must not see it.
+    std::env::remove_var(PLAN_ENV);
+    let plan = match serde_json::from_str::<Plan>(&text) {
+        Ok(plan) => plan,
+        Err(_) => {
+            say("aklog-renewer is started by aklog --renew, which gives it its plan; run aklog --renew");
+            return ExitCode::from(1);
+        }
+    };
+    let aklog = match std::env::current_exe() {
+        Ok(path) => path.with_file_name("aklog"),
+        Err(e) => {
+            say(&format!("cannot find the renewer's own directory: {e}"));
+            return ExitCode::from(7);
+        }
+    };
+    match run(plan, aklog) {
+        Ending::Code(code) => ExitCode::from(code),
+        Ending::Signal(signal) => pag::sys::signal::die_of(signal),
+    }
+}
+
 struct Supervisor {
     plan: Plan,
+    /// `aklog`, which each worker runs.
+    aklog: PathBuf,
     /// The serial of each cell's token after the last refresh.
     tracked: BTreeMap<String, i32>,
     /// When each cell's token ends.
@@ -98,8 +133,8 @@ struct Supervisor {
     started: bool,
 }
 
-/// Run the renewer to its end.
-pub fn run(plan: Plan) -> Ending {
+/// Run the renewer to its end; `aklog` is the program workers run.
+pub fn run(plan: Plan, aklog: PathBuf) -> Ending {
     let mut mask = SigSet::empty();
     for s in
         [Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP, Signal::SIGQUIT, Signal::SIGALRM, Signal::SIGCHLD]
@@ -121,6 +156,7 @@ pub fn run(plan: Plan) -> Ending {
     let lifeline = if plan.command.is_empty() { starter_lifeline() } else { None };
     let mut s = Supervisor {
         plan,
+        aklog,
         tracked: BTreeMap::new(),
         token_ends: BTreeMap::new(),
         ticket: None,
@@ -175,14 +211,15 @@ impl Supervisor {
     }
 
     fn start_worker(&mut self, first: bool) -> Result<(), Ending> {
-        match Worker::start(&self.plan.job, first, &self.tracked) {
+        let request = Request::Refresh { job: self.plan.job.clone(), first, tracked: self.tracked.clone() };
+        match Worker::start(&self.aklog, &request) {
             Ok(w) => {
                 self.debug(if first { "getting the first ticket and tokens" } else { "refreshing" });
                 self.worker = Some((w, first));
                 Ok(())
             }
             Err(e) => {
-                say(&format!("cannot start a refresh: fork: {}", e.desc()));
+                say(&format!("cannot start a refresh ({}): {e}", self.aklog.display()));
                 if first {
                     return Err(Ending::Code(7));
                 }
@@ -439,8 +476,11 @@ impl Supervisor {
             worker.stop();
         }
         if self.plan.private_cache {
-            if let Err(e) = super::destroy_cache(&self.plan.job.cache) {
-                say(&format!("could not destroy the private cache {}: {e}", self.plan.job.cache));
+            // The worker says so when it cannot.
+            let request = Request::Destroy { cache: self.plan.job.cache.clone() };
+            match Worker::start(&self.aklog, &request) {
+                Ok(worker) => drop(worker.wait()),
+                Err(e) => say(&format!("could not destroy the private cache {}: {e}", self.plan.job.cache)),
             }
         }
         ending

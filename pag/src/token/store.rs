@@ -26,7 +26,7 @@ use crate::sys::{self, KeySerial};
 const PRINCIPAL_PREFIX: &str = "pag-principal@";
 
 /// Which key type to store a token as.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum KeyTypeChoice {
     /// Only `rxrpc`; fails with ENODEV where the kernel lacks it.
     Rxrpc,
