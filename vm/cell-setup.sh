@@ -57,7 +57,9 @@ cat >"$STATE/kdc/kdc.conf" <<EOF
         key_stash_file = $STATE/kdc/stash
         acl_file = $STATE/kdc/kadm5.acl
         max_life = 10h
-        max_renewable_life = 0
+        # Scenario renew kinits with -r (renewable tickets); the realm's
+        # value is also the default for the principals made below.
+        max_renewable_life = 1h
         supported_enctypes = aes256-cts-hmac-sha1-96:normal aes128-cts-hmac-sha1-96:normal
     }
 [logging]
