@@ -41,7 +41,10 @@ echo "login2 write: \$(try_write $SHARED/login-2)"
 EOF2
 chmod 755 "$STATE/login1.sh" "$STATE/login2.sh"
 # su wants a terminal for the password: script(1) gives it one.
-( { sleep 3; echo "$ALICE_PW"; for i in $(seq 300); do [ -e "$flags/login2-done" ] && break; sleep 0.2; done; } |
+# The password goes in once su has asked for it: typed ahead, su's terminal
+# set-up drops it (a fixed wait was too short on a busy host).
+( { for i in $(seq 300); do grep -q 'Password:' "$STATE/login1.out" 2>/dev/null && break; sleep 0.2; done
+    sleep 0.5; echo "$ALICE_PW"; for i in $(seq 300); do [ -e "$flags/login2-done" ] && break; sleep 0.2; done; } |
   setpriv --reuid=1002 --regid=1002 --init-groups -- env -i PATH=/usr/bin:/bin TERM=dumb \
     timeout 60 script -qec "su -l alice -c $STATE/login1.sh" /dev/null >"$STATE/login1.out" 2>&1 ) &
 l1=$!
