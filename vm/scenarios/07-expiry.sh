@@ -1,5 +1,5 @@
 #!/bin/bash
-# A token expiring: alice's ticket, and so her token, lives 25 s.
+# A token expiring: alice's ticket, and so her token, lives 18 s.
 # - After its end the kernel no longer finds the key (an expired key is
 #   skipped by searches), so kAFS acts for alice as anonymous: a new file is
 #   refused; after kinit and aklog it works again.
@@ -15,7 +15,7 @@ set -uo pipefail
 . "$(dirname "$0")/../lib.sh"
 rm -f "$SHARED"/expiry-*
 out=$(as_alice '
-  echo "$ALICE_PW" | kinit -l 25s alice >/dev/null || { echo "kinit failed"; exit 1; }
+  echo "$ALICE_PW" | kinit -l 18s alice >/dev/null || { echo "kinit failed"; exit 1; }
   aklog || { echo "aklog exit $?"; exit 1; }
   echo "write before expiry: $(try_write "$SHARED/expiry-new-1")"
   exec 3>>"$SHARED/expiry-open"
@@ -48,4 +48,4 @@ open file after expiry: write() accepted
 write after aklog: ok
 open file synced: ok"
 [ "$stored" = "before after " ] || fail "the file opened before the expiry holds '$stored', not 'before after '"
-pass "a 25 s token: after its end the key is not found and a new file is refused, after aklog allowed; a file opened before the end takes write()s, which reach the server once a fresh key has opened the file"
+pass "an 18 s token: after its end the key is not found and a new file is refused, after aklog allowed; a file opened before the end takes write()s, which reach the server once a fresh key has opened the file"

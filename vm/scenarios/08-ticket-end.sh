@@ -2,7 +2,7 @@
 # How long the fileserver accepts a ticket past its end. The kernel stops
 # using an rxrpc key at the expiry in its payload header, which aklog sets
 # to the ticket's end; so this token, made by the test-only vm-token from a
-# 20 s ticket, says the ticket ends an hour later than it does. The kernel
+# 16 s ticket, says the ticket ends an hour later than it does. The kernel
 # keeps using it, and what happens after the real end is the server's rule.
 # OpenAFS's tkt_CheckTimes allows 15 minutes (KTC_TIME_UNCERTAINTY), but a
 # Kerberos 5 ticket is refused before that check (tkt_DecodeTicket5: now >
@@ -18,7 +18,7 @@ events=/sys/kernel/tracing/events/rxrpc/rxrpc_rx_abort
 echo >/sys/kernel/tracing/trace
 echo 1 >"$events/enable"
 out=$(as_alice '
-  echo "$ALICE_PW" | kinit -l 20s alice >/dev/null || { echo "kinit failed"; exit 1; }
+  echo "$ALICE_PW" | kinit -l 16s alice >/dev/null || { echo "kinit failed"; exit 1; }
   line=$(vm-token --cell "$CELL" --expiry-after-end 3600 --out "$HOME/end.token") || { echo "vm-token failed"; exit 1; }
   echo "  vm-token: $line"
   end=$(sed -n "s/.* end \([0-9]*\) .*/\1/p" <<<"$line")
