@@ -1,13 +1,16 @@
 #!/bin/bash
 # A job writing to AFS for longer than its ticket lives keeps writing (issue
-# 12): alice kinits a 12 s ticket renewable for 5 minutes and starts
-# `pagsh --renew -- JOB`; the job, for 38 s (over three lifetimes), opens a
+# 12): alice kinits a 15 s ticket renewable for 5 minutes and starts
+# `pagsh --renew -- JOB`; the job, for 45 s (three lifetimes), opens a
 # new file under $SHARED every ~2 s and writes to it. `aklog --renew` renews
 # the ticket a third of its life before its end and puts a fresh rxrpc key
 # over the old one, so every file is opened with a valid key (files opened
 # before an expiry and written back after it are another matter: 07-expiry).
 # The job records, per iteration, ok/denied and the expiry of the token it
 # sees; afterwards every file must be on the fileserver.
+# Not shorter than 15 s: under TCG, kinit to the job's start (pagsh, two
+# execs, a refresh worker, an AFS ticket) took up to 12 s, a whole 12 s
+# ticket, in one run.
 set -uo pipefail
 . "$(dirname "$0")/../lib.sh"
 rm -f "$SHARED"/renew-*
@@ -15,7 +18,7 @@ rm -f "$SHARED"/renew-*
 job='
   start=$(date +%s); i=0
   echo "job start: $start"
-  while [ $(( $(date +%s) - start )) -lt 38 ]; do
+  while [ $(( $(date +%s) - start )) -lt 45 ]; do
     i=$((i + 1))
     r=$(try_write "$SHARED/renew-$i")
     e=$(tokens --json | sed -n "s/.*\"expires\": *\([0-9]*\).*/\1/p" | head -n 1)
@@ -25,7 +28,7 @@ job='
   echo "iterations: $i"
 '
 out=$(as_alice '
-  echo "$ALICE_PW" | kinit -l 12s -r 5m alice >/dev/null || { echo "kinit failed"; exit 1; }
+  echo "$ALICE_PW" | kinit -l 15s -r 5m alice >/dev/null || { echo "kinit failed"; exit 1; }
   klist -f | grep -A1 "krbtgt/" | sed "s/^/  klist: /"
   flags=$(klist -f | sed -n "/krbtgt\//{n;s/.*Flags: *//p}")
   case $flags in *R*) echo "ticket renewable: yes" ;; *) echo "ticket renewable: no ($flags)" ;; esac
@@ -53,8 +56,8 @@ relative=$(while read -r e; do echo "+$(( e - start ))"; done <<<"$expiries" | p
 [ "$ok" -eq "$n" ] || fail "$ok of $n iterations wrote; the others: $(grep -v ': ok, ' <<<"$iterations" | tr '\n' ';')"
 # Under TCG on a busy host an iteration took ~5 s, not 2: ask only for a
 # write every ~10 s; every token seen above was used for a write anyway.
-[ "$n" -ge 4 ] || fail "only $n iterations in 38 s"
-[ "$last" -ge $(( first_end + 22 )) ] || fail "the last write, at $last s, is not two lifetimes past the first token's end ($first_end s)"
+[ "$n" -ge 5 ] || fail "only $n iterations in 45 s"
+[ "$last" -ge $(( first_end + 26 )) ] || fail "the last write, at $last s, is not two lifetimes past the first token's end ($first_end s)"
 [ "$advances" -ge 2 ] || fail "the token's expiry advanced $advances times (expiries $relative s after the start)"
 
 # What reached the fileserver: read without the page cache, as anonymous.
@@ -64,4 +67,4 @@ for i in $(seq "$n"); do
   [ "$(cat "$SHARED/renew-$i" 2>/dev/null)" = "written by 1001" ] && stored=$((stored + 1))
 done
 [ "$stored" -eq "$n" ] || fail "only $stored of $n files reached the fileserver"
-pass "pagsh --renew with a 12 s ticket renewable for 5 min: $ok of $n iterations (a new file every ~$(( last / n )) s for ${last} s, the first token ending at ${first_end} s) wrote, all $stored files on the server; the token's expiry advanced $advances times (expiries at $relative s after the job's start)"
+pass "pagsh --renew with a 15 s ticket renewable for 5 min: $ok of $n iterations (a new file every ~$(( last / n )) s for ${last} s, the first token ending at ${first_end} s) wrote, all $stored files on the server; the token's expiry advanced $advances times (expiries at $relative s after the job's start)"
