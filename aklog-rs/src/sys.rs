@@ -26,8 +26,8 @@ pub fn pidfd_open(pid: Pid) -> nix::Result<OwnedFd> {
 /// SIGHUP passed on to it.
 pub fn unblock_signals_in_child(command: &mut std::process::Command) {
     use std::os::unix::process::CommandExt;
-    // SAFETY: the closure runs between fork and exec and only calls pthread_sigmask, which is
-    // async-signal-safe; it allocates nothing and touches no lock.
+    // The closure allocates nothing and takes no lock.
+    // SAFETY: it runs between fork and exec and only calls pthread_sigmask, which is async-signal-safe.
     unsafe {
         command.pre_exec(|| {
             let empty = SigSet::empty();

@@ -42,8 +42,8 @@ impl Tgt<'_> {
 
 impl Drop for Tgt<'_> {
     fn drop(&mut self) {
-        // SAFETY: the contents were filled by libkrb5 for this context (or are zero) and are freed once;
         // krb5_free_cred_contents zeroes the key first.
+        // SAFETY: the contents were filled by libkrb5 for this context (or are zero) and are freed once.
         unsafe { bindings::krb5_free_cred_contents(self.context.raw, &mut *self.raw) }
     }
 }
@@ -95,8 +95,8 @@ impl<'c> Ccache<'c> {
         let creds: *const bindings::krb5_creds = &*tgt.raw;
         // libkrb5 copies what it stores; the const-to-mut cast is for the C prototype, which does not write.
         // SAFETY: live context and cache; the creds are valid for the call.
-        self.context
-            .check(unsafe { bindings::krb5_cc_store_cred(self.context.raw, self.raw, creds.cast_mut()) })
+        let code = unsafe { bindings::krb5_cc_store_cred(self.context.raw, self.raw, creds.cast_mut()) };
+        self.context.check(code)
     }
 
     /// `krb5_cc_destroy`: remove the cache and close the handle.

@@ -13,7 +13,7 @@ use pag::token::KeyTypeChoice;
 use serde::{Deserialize, Serialize};
 
 use super::schedule::TicketTimes;
-use crate::krb5::{code, Context, Krb5Error, Tgt};
+use crate::krb5::{code, Ccache, Context, Krb5Error, Principal, Tgt};
 use crate::place::Place;
 use crate::ticket::Credentials;
 
@@ -100,6 +100,11 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// A refresh that got no ticket, for `kind` of reason.
+    pub fn failed(kind: ProblemKind, message: String) -> Self {
+        Self::ticket_only(Err(problem(kind, message)))
+    }
+
     fn ticket_only(ticket: Result<TicketTimes, Problem>) -> Self {
         Outcome { ticket, stored: Vec::new(), removed: Vec::new(), failed: Vec::new(), pag_gone: None }
     }
@@ -112,7 +117,7 @@ impl Outcome {
 pub fn refresh(job: &Job, first: bool, tracked: &BTreeMap<String, i32>) -> Outcome {
     let context = match Context::new() {
         Ok(c) => c,
-        Err(e) => return Outcome::ticket_only(Err(problem(ProblemKind::Fatal, e.to_string()))),
+        Err(e) => return Outcome::failed(ProblemKind::Fatal, e.to_string()),
     };
     let times = match ticket_step(&context, job, first) {
         Ok(t) => t,
@@ -181,31 +186,13 @@ fn ticket_step(context: &Context, job: &Job, first: bool) -> Result<TicketTimes,
             let from = context
                 .resolve_ccache(source)
                 .map_err(|e| krb5_problem(&format!("opening your cache {source}"), &e))?;
-            let client = from
-                .principal()
-                .map_err(|e| krb5_problem(&format!("no ticket in your cache {source}"), &e))?;
-            let tgt = from
-                .tgt(&client)
-                .map_err(|e| krb5_problem(&format!("no ticket-granting ticket in {source}"), &e))?;
+            let (client, tgt) = tgt_in(&from, &format!("your cache {source}"))?;
             replace(&client, &tgt)?;
             Ok(times(&tgt))
         }
-        (TicketSource::InPlace, true) => {
-            let client = cache
-                .principal()
-                .map_err(|e| krb5_problem(&format!("no ticket in the cache {}", job.cache), &e))?;
-            let tgt = cache
-                .tgt(&client)
-                .map_err(|e| krb5_problem(&format!("no ticket-granting ticket in {}", job.cache), &e))?;
-            Ok(times(&tgt))
-        }
+        (TicketSource::InPlace, true) => Ok(times(&tgt_in(&cache, &format!("the cache {}", job.cache))?.1)),
         (TicketSource::InPlace | TicketSource::CopyFrom(_), false) => {
-            let client = cache
-                .principal()
-                .map_err(|e| krb5_problem(&format!("no ticket in the cache {}", job.cache), &e))?;
-            let old = cache
-                .tgt(&client)
-                .map_err(|e| krb5_problem(&format!("no ticket-granting ticket in {}", job.cache), &e))?;
+            let (client, old) = tgt_in(&cache, &format!("the cache {}", job.cache))?;
             let old_times = times(&old);
             if !old_times.renewable {
                 return Err(problem(ProblemKind::NotRenewable, "the ticket is not renewable"));
@@ -221,6 +208,16 @@ fn ticket_step(context: &Context, job: &Job, first: bool) -> Result<TicketTimes,
             Ok(times(&tgt))
         }
     }
+}
+
+/// The client principal of `cache` and its ticket-granting ticket;
+/// `described` names the cache in messages ("the cache KEYRING:...").
+fn tgt_in<'c>(cache: &Ccache<'c>, described: &str) -> Result<(Principal<'c>, Tgt<'c>), Problem> {
+    let client = cache.principal().map_err(|e| krb5_problem(&format!("no ticket in {described}"), &e))?;
+    let tgt = cache
+        .tgt(&client)
+        .map_err(|e| krb5_problem(&format!("no ticket-granting ticket in {described}"), &e))?;
+    Ok((client, tgt))
 }
 
 /// Whether a keyring error means the PAG is gone (revoked, or collected).

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use super::refresh::{refresh, Job, Outcome, Problem, ProblemKind};
+use super::refresh::{refresh, Job, Outcome, ProblemKind};
 
 /// How long one refresh may take: a renewal and a service ticket per
 /// cell, each of which libkrb5 gives up on after about 30 s when no KDC
@@ -106,12 +106,11 @@ impl Worker {
 
     /// The deadline passed: kill the worker.
     pub fn expire(&mut self) -> Outcome {
-        let mut outcome = self.kill_with("");
-        outcome.ticket = Err(Problem {
-            kind: ProblemKind::Unreachable,
-            message: format!("no answer from the KDC within {} s", DEADLINE.as_secs()),
-        });
-        outcome
+        self.kill_with("");
+        Outcome::failed(
+            ProblemKind::Unreachable,
+            format!("no answer from the KDC within {} s", DEADLINE.as_secs()),
+        )
     }
 
     /// Wait for the worker to end (up to its deadline) and return its
@@ -156,13 +155,7 @@ impl Worker {
 }
 
 fn failed(message: String) -> Outcome {
-    Outcome {
-        ticket: Err(Problem { kind: ProblemKind::Fatal, message }),
-        stored: Vec::new(),
-        removed: Vec::new(),
-        failed: Vec::new(),
-        pag_gone: None,
-    }
+    Outcome::failed(ProblemKind::Fatal, message)
 }
 
 /// `aklog --renew-worker`: read one request on stdin, do it, write the
