@@ -75,6 +75,7 @@ fn run(args: Args) -> Result<(), String> {
     let tag_gids = tag_text
         .map(|t| config::pam::parse_tag_gids(&t).map_err(|why| format!("tag_gids \"{t}\": {why}")))
         .transpose()?;
+    raise_open_files(limits.max_connections as u64 + 64);
     persist::prepare(&args.state_dir).map_err(|e| format!("{}: {e}", args.state_dir.display()))?;
     let (listener, shown) = match activation::from_systemd()? {
         Some(l) => (l, "the socket systemd passed".to_string()),
@@ -93,4 +94,15 @@ fn run(args: Args) -> Result<(), String> {
     let mut server = Server::new(listener, settings, log);
     eprintln!("pag-kcm: listening on {shown}");
     server.run()
+}
+
+/// Let the soft limit on open files reach `want` (within the hard limit),
+/// so max_connections, not RLIMIT_NOFILE's usual 1024, bounds the clients.
+fn raise_open_files(want: u64) {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
+        if soft < want {
+            let _ = setrlimit(Resource::RLIMIT_NOFILE, want.min(hard), hard);
+        }
+    }
 }

@@ -31,6 +31,17 @@ fn kinit_klist_kvno_kdestroy_work() {
     let out = site.tool(&["klist"]);
     assert!(!out.status.success() && text(&out).contains("not found"), "{}", text(&out));
     assert!(site.state_files().is_empty(), "state left: {:?}", site.state_files());
+
+    // Every operation these tools sent was served, except RETRIEVE, which
+    // MIT's client answers itself from GET_CRED_LIST when told "not supported".
+    let log = site.log();
+    let traced: Vec<&str> = log.lines().filter(|l| l.contains("trace uid=")).collect();
+    assert!(traced.len() > 20, "{log}");
+    for op in ["GetDefaultCache", "GetPrincipal", "Replace", "GetCredList", "Store", "Destroy"] {
+        assert!(traced.iter().any(|l| l.contains(&format!("op={op} -> "))), "{op} never sent: {log}");
+    }
+    let unsupported: Vec<&&str> = traced.iter().filter(|l| l.ends_with("-> -1765328137")).collect();
+    assert!(unsupported.iter().all(|l| l.contains("op=Retrieve ")), "{unsupported:?}");
 }
 
 #[test]

@@ -25,6 +25,11 @@ impl Site {
     /// A KDC with alice, bob and a service `host/svc.example.org`, and a
     /// pag-kcm started with `args`.
     pub fn start(args: &[&str]) -> Site {
+        Self::start_with_config("", args)
+    }
+
+    /// [`Site::start`] with `config` as the daemon's pam_pag.toml.
+    pub fn start_with_config(config: &str, args: &[&str]) -> Site {
         let kdc = Kdc::start("EXAMPLE.ORG").expect("start the KDC");
         kdc.add_principal("alice", PASSWORD).unwrap();
         kdc.add_principal("bob", PASSWORD).unwrap();
@@ -40,6 +45,7 @@ impl Site {
             )
             .unwrap();
         let daemon_log = dir.path().join("daemon.log");
+        std::fs::write(dir.path().join("pam_pag.toml"), config).unwrap();
         let mut site = Site { kdc, dir, socket, state, conf, daemon: None, daemon_log };
         site.start_daemon(args);
         site
@@ -54,7 +60,7 @@ impl Site {
             .arg("--state-dir")
             .arg(&self.state)
             .arg("--config")
-            .arg(self.empty_config())
+            .arg(self.dir.path().join("pam_pag.toml"))
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -69,12 +75,16 @@ impl Site {
         }
     }
 
-    fn empty_config(&self) -> PathBuf {
-        let p = self.dir.path().join("pam_pag.toml");
-        if !p.exists() {
-            std::fs::write(&p, "").unwrap();
-        }
-        p
+    /// The daemon's resident memory, in kB.
+    pub fn daemon_rss_kb(&self) -> u64 {
+        let pid = self.daemon.as_ref().unwrap().id();
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+        line.split_whitespace().nth(1).unwrap().parse().unwrap()
+    }
+
+    pub fn daemon_alive(&mut self) -> bool {
+        matches!(self.daemon.as_mut().map(|c| c.try_wait()), Some(Ok(None)))
     }
 
     pub fn stop_daemon(&mut self) {

@@ -42,8 +42,8 @@ impl Default for KcmConfig {
             max_uid_caches: 1024,
             max_uid_bytes: 64 << 20,
             max_total_bytes: 512 << 20,
-            max_connections: 1024,
-            max_uid_connections: 128,
+            max_connections: 2048,
+            max_uid_connections: 512,
             idle_timeout: 300,
             request_timeout: 10,
         }

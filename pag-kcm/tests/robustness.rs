@@ -1,0 +1,181 @@
+//! Hostile and careless clients: garbage, huge lengths, slow senders,
+//! clients that never read, hundreds at once. The daemon stays up, within
+//! its bounds, and a real `klist` is still served promptly.
+
+mod support;
+
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::time::{Duration, Instant};
+
+use support::{ok, Site};
+
+fn connect(site: &Site) -> UnixStream {
+    let s = UnixStream::connect(&site.socket).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s
+}
+
+/// Whether the daemon closed `s` (EOF or reset) within its read timeout.
+fn closed(s: &mut UnixStream) -> bool {
+    let mut b = [0u8; 64];
+    loop {
+        match s.read(&mut b) {
+            Ok(0) => return true,
+            Ok(_) => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return true,
+            Err(_) => return false,
+        }
+    }
+}
+
+fn frame(body: &[u8]) -> Vec<u8> {
+    let mut f = (body.len() as u32).to_be_bytes().to_vec();
+    f.extend_from_slice(body);
+    f
+}
+
+#[test]
+fn garbage_gets_an_error_or_a_closed_connection_and_the_daemon_stays_up() {
+    let mut site = Site::start(&[]);
+    ok(&site.kinit("alice", &[]));
+
+    // A 4 GiB length prefix: closed without reading (or allocating) a body.
+    let mut s = connect(&site);
+    s.write_all(&u32::MAX.to_be_bytes()).unwrap();
+    assert!(closed(&mut s), "a 4 GiB request was not refused");
+    // Another protocol version: closed.
+    let mut s = connect(&site);
+    s.write_all(&frame(&[1, 0, 0, 20])).unwrap();
+    assert!(closed(&mut s));
+    // A malformed body: an error reply (KRB5_CC_FORMAT), the connection stays.
+    let mut s = connect(&site);
+    s.write_all(&frame(&[2, 0, 0, 8, b'x'])).unwrap();
+    let mut reply = [0u8; 12];
+    s.read_exact(&mut reply).unwrap();
+    assert_eq!(i32::from_be_bytes(reply[8..12].try_into().unwrap()), -1765328185);
+    // An unknown operation: "not supported".
+    s.write_all(&frame(&[2, 0, 0x7f, 0xff])).unwrap();
+    s.read_exact(&mut reply).unwrap();
+    assert_eq!(i32::from_be_bytes(reply[8..12].try_into().unwrap()), -1765328137);
+
+    // 10,000 random frames, each on its own connection or many on one.
+    let mut rng = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    let mut s = connect(&site);
+    for i in 0..10_000 {
+        let len = (next() % 40) as usize;
+        let mut body: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+        if i % 2 == 0 && body.len() >= 4 {
+            body[0] = 2;
+            body[1] = 0;
+            body[2] = 0;
+            body[3] = (next() % 24) as u8;
+        }
+        if i % 100 == 0 {
+            s = connect(&site);
+        }
+        if s.write_all(&frame(&body)).is_err() {
+            s = connect(&site);
+            continue;
+        }
+        // Read the reply if one comes (or the close).
+        let mut head = [0u8; 8];
+        if s.read_exact(&mut head).is_err() {
+            s = connect(&site);
+            continue;
+        }
+        let mut rest = vec![0u8; u32::from_be_bytes(head[..4].try_into().unwrap()) as usize];
+        assert!(rest.len() <= 10 << 20, "a reply over the client's 10 MiB limit");
+        s.read_exact(&mut rest).unwrap();
+    }
+    assert!(site.daemon_alive(), "the daemon died: {}", site.log());
+    let listed = ok(&site.tool(&["klist"]));
+    assert!(listed.contains("alice@EXAMPLE.ORG"), "{listed}");
+}
+
+#[test]
+fn a_slow_or_stuck_client_holds_only_its_own_connection() {
+    let site = Site::start_with_config("[kcm]\nrequest_timeout = 2\nidle_timeout = 3\n", &[]);
+    ok(&site.kinit("alice", &[]));
+    // A client that started a request and sends one byte now and then.
+    let mut slow = connect(&site);
+    slow.write_all(&[0, 0]).unwrap();
+    let start = Instant::now();
+    let mut took = Vec::new();
+    for _ in 0..5 {
+        let t = Instant::now();
+        ok(&site.tool(&["klist"]));
+        took.push(t.elapsed());
+        let _ = slow.write_all(&[0]);
+    }
+    let worst = took.iter().max().unwrap();
+    assert!(*worst < Duration::from_millis(500), "klist took {worst:?} beside a slow client");
+    // Its request never completed: closed at request_timeout.
+    assert!(closed(&mut slow), "a stuck request was never closed");
+    let closed_after = start.elapsed();
+    assert!(closed_after < Duration::from_secs(5), "closed after {closed_after:?}");
+    // An idle connection is closed after idle_timeout (the client reconnects).
+    let mut idle = connect(&site);
+    let t = Instant::now();
+    assert!(closed(&mut idle));
+    assert!(t.elapsed() >= Duration::from_secs(2), "idle closed after {:?}", t.elapsed());
+}
+
+#[test]
+fn a_client_that_never_reads_costs_bounded_memory() {
+    let mut site = Site::start(&[]);
+    ok(&site.kinit("alice", &[]));
+    for _ in 0..20 {
+        ok(&site.tool(&["kvno", "host/svc.example.org"]));
+    }
+    let before = site.daemon_rss_kb();
+    // Ask for the credential list over and over without reading a reply.
+    let mut s = connect(&site);
+    s.set_write_timeout(Some(Duration::from_secs(2))).unwrap();
+    let mut request = vec![2, 0, 0x32, 0xc9];
+    request.extend_from_slice(b"0\0");
+    let request = frame(&request);
+    let mut sent = 0;
+    while sent < 100_000 && s.write_all(&request).is_ok() {
+        sent += 1;
+    }
+    // The daemon stopped reading once a reply could not be written.
+    assert!(sent < 100_000, "the daemon kept reading from a client that never reads");
+    let listed = ok(&site.tool(&["klist"]));
+    assert!(listed.contains("alice@EXAMPLE.ORG"));
+    let after = site.daemon_rss_kb();
+    assert!(after < before + 4096, "RSS grew from {before} kB to {after} kB");
+    assert!(site.daemon_alive());
+}
+
+#[test]
+fn two_hundred_clients_at_once_are_all_served() {
+    let site = Site::start(&[]);
+    ok(&site.kinit("alice", &[]));
+    // 200 connections held open, idle, as clients in the middle of work.
+    let held: Vec<UnixStream> = (0..200).map(|_| connect(&site)).collect();
+    let start = Instant::now();
+    let results: Vec<bool> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..200)
+            .map(|_| {
+                let site = &site;
+                scope.spawn(move || {
+                    let out = site.tool(&["klist"]);
+                    out.status.success() && String::from_utf8_lossy(&out.stdout).contains("alice@EXAMPLE.ORG")
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let took = start.elapsed();
+    let served = results.iter().filter(|ok| **ok).count();
+    assert_eq!(served, 200, "{served} of 200 klist runs listed the ticket: {}", site.log());
+    eprintln!("200 concurrent klist runs beside 200 open connections: {took:?}");
+    drop(held);
+}
