@@ -6,6 +6,7 @@
 pub mod container;
 pub mod debs;
 pub mod demo;
+pub mod kcm;
 pub mod kdc;
 pub mod mountns;
 #[allow(unsafe_code)]

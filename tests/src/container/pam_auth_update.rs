@@ -18,6 +18,13 @@ use super::pam::PamStack;
 const STOCK_SERVICES: &[&str] =
     &["other", "login", "su", "su-l", "runuser", "runuser-l", "sshd", "sudo", "sudo-i"];
 
+/// The profiles of the unpacked packages that containers get (pam_krb5's).
+/// An allowlist, not everything in the tree: `.ci/unpacked.txt` also unpacks
+/// sssd-kcm for pag-kcm's tests, whose closure ships `sss` (pam_sss) and
+/// `pwquality` profiles that would otherwise enter every Debian container's
+/// common-* files (and fail its account phase with no sssd running).
+pub(crate) const UNPACKED_PROFILES: &[&str] = &["krb5"];
+
 /// What pam-auth-update writes.
 const COMMON_FILES: &[&str] =
     &["common-auth", "common-account", "common-password", "common-session", "common-session-noninteractive"];
@@ -26,8 +33,8 @@ const COMMON_FILES: &[&str] =
 /// pam-auth-update makes them with every default profile enabled, plus the
 /// profiles in `enable`. `profiles` are (name, text) added to
 /// `/usr/share/pam-configs`; `staging` is an empty directory to work in.
-/// `unpacked_profiles`: also the profiles of the unpacked packages (pam_krb5),
-/// whose modules exist only inside a container.
+/// `unpacked_profiles`: also the [`UNPACKED_PROFILES`] of the unpacked
+/// packages (pam_krb5), whose modules exist only inside a container.
 pub(crate) fn debian_stacks(
     staging: &Path,
     debs_root: &Path,
@@ -45,13 +52,16 @@ pub(crate) fn debian_stacks(
     for dir in ["etc/pam.d", "var/lib/pam", "usr/share/pam-configs"] {
         fs::create_dir_all(staging.join(dir)).map_err(io_context(staging.join(dir).display()))?;
     }
-    let unpacked = debs_root.join("usr/share/pam-configs");
-    let sources = [Path::new("/usr/share/pam-configs"), &unpacked];
-    for source in &sources[..if unpacked_profiles { 2 } else { 1 }] {
-        for entry in fs::read_dir(source).map_err(io_context(source.display()))? {
-            let entry = entry.map_err(io_context(source.display()))?;
-            fs::copy(entry.path(), inputs.join(entry.file_name()))
-                .map_err(io_context(entry.path().display()))?;
+    let host = Path::new("/usr/share/pam-configs");
+    for entry in fs::read_dir(host).map_err(io_context(host.display()))? {
+        let entry = entry.map_err(io_context(host.display()))?;
+        fs::copy(entry.path(), inputs.join(entry.file_name())).map_err(io_context(entry.path().display()))?;
+    }
+    if unpacked_profiles {
+        let unpacked = debs_root.join("usr/share/pam-configs");
+        for name in UNPACKED_PROFILES {
+            let profile = unpacked.join(name);
+            fs::copy(&profile, inputs.join(name)).map_err(io_context(profile.display()))?;
         }
     }
     for (name, text) in profiles {
