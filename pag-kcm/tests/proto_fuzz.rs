@@ -115,7 +115,14 @@ fn a_million_requests_never_panic_or_pass_a_bound() {
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let seeds = seeds();
     let keys: Vec<Key> = (0..4)
-        .map(|i| Key { uid: 1000 + i % 2, scope: if i < 2 { Scope::Uid } else { Scope::Login { pag: i as i32, generation: pag_kcm::store::Generation::Marker(7) } } })
+        .map(|i| Key {
+            uid: 1000 + i % 2,
+            scope: if i < 2 {
+                Scope::Uid
+            } else {
+                Scope::Login { pag: i as i32, generation: pag_kcm::store::Generation::Marker(7) }
+            },
+        })
         .collect();
     let mut answered_ok = 0u32;
     for round in 0..1_000_000u32 {

@@ -1,0 +1,240 @@
+//! pag-kcm in a container with real sshd logins, tags on, a real MIT KDC
+//! and the real MIT tools: each login has its own Kerberos caches, another
+//! user sees none of them, a process outside any login gets the user's
+//! own, caches go with their login, survive a restart of the daemon, and a
+//! thousand logins leave nothing behind. Needs root.
+
+use std::time::{Duration, Instant};
+
+use pag_tests::container::{As, Background, Container, PamStack, User};
+use pag_tests::kdc::Kdc;
+use pag_tests::site::{self, Built};
+
+type Result<T = ()> = pag_tests::container::Result<T>;
+
+const RANGE: &str = "70000-70999";
+const PW: &str = "kcm-pw";
+const SVC: &str = "host/svc.example.org";
+const STATE: &str = "/run/pag-kcm";
+
+fn shipped_sshd(built: &Built) -> PamStack {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../conf/pam.d/sshd");
+    let text = std::fs::read_to_string(&path).unwrap();
+    PamStack::from_text(&text).replace_module("pam_pag.so", &built.pam_pag.display().to_string())
+}
+
+struct Kcm {
+    ct: Container,
+    kdc: Kdc,
+    daemon: Option<Background>,
+    pag_kcm: String,
+    flags: u32,
+}
+
+impl Kcm {
+    fn start() -> Result<Kcm> {
+        let built = Built::find()?;
+        let ct = Container::builder()
+            .debian_pam()
+            .pam("sshd", shipped_sshd(&built))
+            .pam("su", shipped_sshd(&built))
+            .file(
+                "/etc/security/pam_pag.toml",
+                &format!("[pam]\nnotokens = true\ntag_gids = \"{RANGE}\"\n"),
+                0o644,
+            )
+            .user(User::new("alice").ssh_key())
+            .user(User::new("bob").ssh_key())
+            .sshd()
+            .start()?;
+        let kdc = site::start_kdc(&ct)?;
+        for user in ["alice", "bob"] {
+            site::add_user(&kdc, user, PW)?;
+        }
+        kdc.add_random_principal(SVC).map_err(|e| format!("KDC: {e}"))?;
+        // Every Kerberos program in the container uses KCM: by default.
+        let conf = std::fs::read_to_string(kdc.krb5_conf()).unwrap();
+        let conf = conf.replacen("[libdefaults]\n", "[libdefaults]\n default_ccache_name = KCM:\n", 1);
+        assert!(conf.contains("default_ccache_name = KCM:"), "{conf}");
+        ct.write_file("/etc/krb5.conf", &conf, 0o644)?;
+        let pag_kcm = pag_tests::container::built_binary("pag-kcm")?.display().to_string();
+        let mut kcm = Kcm { ct, kdc, daemon: None, pag_kcm, flags: 0 };
+        kcm.start_daemon()?;
+        Ok(kcm)
+    }
+
+    fn start_daemon(&mut self) -> Result {
+        let log = self.ct.host_path("/run/pag-kcm.log").unwrap();
+        let before = std::fs::read_to_string(&log).unwrap_or_default().matches("listening on").count();
+        let daemon = self.ct.sh_background(
+            &As::Root,
+            &format!("exec {} --gc-interval 1 --trace 2>>/run/pag-kcm.log", self.pag_kcm),
+        )?;
+        self.daemon = Some(daemon);
+        let until = Instant::now() + Duration::from_secs(10);
+        while std::fs::read_to_string(&log).unwrap_or_default().matches("listening on").count() == before {
+            assert!(Instant::now() < until, "pag-kcm did not start: {}", self.log());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(())
+    }
+
+    fn stop_daemon(&mut self) -> Result {
+        self.ct.sh(&As::Root, "pkill -TERM -x pag-kcm")?;
+        let out = self.daemon.take().unwrap().wait(Duration::from_secs(10))?;
+        assert!(out.status.success(), "pag-kcm on SIGTERM: {out:?} {}", self.log());
+        Ok(())
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.ct.host_path("/run/pag-kcm.log").unwrap()).unwrap_or_default()
+    }
+
+    /// The daemon's state files (one per collection holding a cache).
+    fn state(&self) -> Vec<String> {
+        let dir = self.ct.host_path(STATE).unwrap();
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .map(|d| d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+            .unwrap_or_default();
+        names.sort();
+        names
+    }
+
+    /// Stop the daemon and the KDC, then tear the container down.
+    fn finish(mut self) -> Result {
+        if self.daemon.is_some() {
+            self.stop_daemon()?;
+        }
+        drop(self.kdc);
+        self.ct.teardown()?;
+        Ok(())
+    }
+
+    /// A fresh flag name for two sessions to meet at.
+    fn flag(&mut self) -> String {
+        self.flags += 1;
+        format!("/tmp/flag-{}", self.flags)
+    }
+
+    fn raise(&self, flag: &str) {
+        std::fs::write(self.ct.host_path(flag).unwrap(), "").unwrap();
+    }
+}
+
+/// Shell: wait (up to 20 s) for `flag` to exist.
+fn wait_for(flag: &str) -> String {
+    format!("for i in $(seq 200); do [ -e {flag} ] && break; sleep 0.1; done; [ -e {flag} ] || exit 99")
+}
+
+fn kinit(user: &str) -> String {
+    format!("echo {PW} | kinit {user} >/dev/null")
+}
+
+/// Sections of a script's output, split at `--- NAME` lines.
+fn section<'a>(out: &'a str, name: &str) -> &'a str {
+    let start = out.find(&format!("--- {name}\n")).map(|i| i + name.len() + 5).unwrap_or(out.len());
+    let end = out[start..].find("--- ").map_or(out.len(), |i| start + i);
+    &out[start..end]
+}
+
+#[test]
+fn two_logins_of_one_user_have_their_own_caches_and_nobody_else_sees_them() -> Result {
+    let mut k = Kcm::start()?;
+    let (a_ready, b_ready, a_kvno, b_checked, a_destroyed, b_done, restarted) =
+        (k.flag(), k.flag(), k.flag(), k.flag(), k.flag(), k.flag(), k.flag());
+    let pagsh = pag_tests::container::built_binary("pagsh")?.display().to_string();
+    // Login A: kinit, then kvno, then kdestroy and a new kinit; pagsh inside it.
+    let a = k.ct.ssh("alice").key().spawn(&format!(
+        "{kinit}; echo '--- a1'; klist; touch {a_ready}; {wait_b}; \
+         kvno {SVC} >/dev/null; echo '--- a2'; klist; touch {a_kvno}; {wait_b2}; \
+         kdestroy; echo '--- a3'; klist 2>&1; echo \"exit $?\"; {kinit}; \
+         echo '--- a4'; {pagsh} -c klist; touch {a_destroyed}; {wait_done}; echo '--- end'",
+        kinit = kinit("alice"),
+        wait_b = wait_for(&b_ready),
+        wait_b2 = wait_for(&b_checked),
+        wait_done = wait_for(&b_done),
+    ))?;
+    // Login B of the same user, at the same time.
+    let b = k.ct.ssh("alice").key().spawn(&format!(
+        "{wait_a}; echo '--- b0'; klist 2>&1; echo \"exit $?\"; {kinit}; echo '--- b1'; klist; touch {b_ready}; \
+         {wait_a2}; echo '--- b2'; klist; touch {b_checked}; {wait_a3}; echo '--- b3'; klist; \
+         echo '--- b4'; klist -A; {wait_restart}; echo '--- b5'; klist; echo '--- end'",
+        wait_a = wait_for(&a_ready),
+        kinit = kinit("alice"),
+        wait_a2 = wait_for(&a_kvno),
+        wait_a3 = wait_for(&a_destroyed),
+        wait_restart = wait_for(&restarted),
+    ))?;
+    let until = Instant::now() + Duration::from_secs(30);
+    let b_out_path = k.ct.host_path(&a_destroyed).unwrap();
+    while !b_out_path.exists() {
+        assert!(Instant::now() < until, "login A did not get through: {}", k.log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Both logins hold a collection now; bob, in a login, sees nothing.
+    let bob =
+        k.ct.ssh("bob")
+            .key()
+            .run("klist -A; echo \"exit $?\"; klist 2>&1; KRB5CCNAME=KCM:1000 klist 2>&1")?;
+    assert!(!bob.stdout.contains("alice@"), "bob sees alice's tickets: {bob:?}");
+    // A process of alice outside any login (no PAG, no tag): the per-uid caches.
+    let outside = k.ct.sh(&As::User("alice".into()), &format!("klist 2>&1; {}; klist", kinit("alice")))?;
+    assert!(
+        outside.stdout.contains("not found"),
+        "outside a login, alice saw a login's tickets: {outside:?}"
+    );
+    outside.assert_success();
+    k.raise(&b_done);
+    let a_out = a.wait(Duration::from_secs(30))?;
+    let a_text = &a_out.stdout;
+    assert!(a_text.contains("--- end"), "{a_out:?}\n{}", k.log());
+
+    // A sees its own ticket; B sees none before its own kinit.
+    assert!(section(a_text, "a1").contains("Default principal: alice@EXAMPLE.ORG"), "{a_text}");
+    // (B's output is read once it ends, below.)
+    // A's service ticket is cached in A only.
+    assert!(section(a_text, "a2").contains(&format!("{SVC}@EXAMPLE.ORG")), "{a_text}");
+    // kdestroy in A emptied A...
+    assert!(
+        section(a_text, "a3").contains("not found") && section(a_text, "a3").contains("exit 1"),
+        "{a_text}"
+    );
+    // ...and pagsh inside A keeps A's tag, so A's caches.
+    assert!(section(a_text, "a4").contains("Default principal: alice@EXAMPLE.ORG"), "{a_text}");
+
+    // A has logged out: its collection goes within the sweep interval.
+    let until = Instant::now() + Duration::from_secs(10);
+    while !k.log().contains("the login has ended") {
+        assert!(Instant::now() < until, "A's caches were not dropped: {:?}\n{}", k.state(), k.log());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let logins: Vec<String> = k.state().into_iter().filter(|n| n.contains("-pag")).collect();
+    assert_eq!(logins.len(), 1, "one login (B) should be left: {:?}", k.state());
+
+    // The daemon restarted in the middle of B's session: B still has its tickets.
+    k.stop_daemon()?;
+    k.start_daemon()?;
+    k.raise(&restarted);
+    let b_out = b.wait(Duration::from_secs(60))?;
+    let b_text = &b_out.stdout;
+    assert!(
+        section(b_text, "b0").contains("not found") && section(b_text, "b0").contains("exit 1"),
+        "B saw A's: {b_text}"
+    );
+    assert!(section(b_text, "b1").contains("Default principal: alice@EXAMPLE.ORG"), "{b_text}");
+    assert!(!section(b_text, "b2").contains(SVC), "A's service ticket is in B: {b_text}");
+    assert!(
+        section(b_text, "b3").contains("Default principal: alice@EXAMPLE.ORG"),
+        "A's kdestroy took B's: {b_text}"
+    );
+    assert_eq!(
+        section(b_text, "b4").matches("krbtgt/").count(),
+        1,
+        "B lists more than its one cache: {b_text}"
+    );
+    assert!(
+        section(b_text, "b5").contains("Default principal: alice@EXAMPLE.ORG"),
+        "lost in the restart: {b_text}"
+    );
+    k.finish()
+}
