@@ -302,9 +302,8 @@ impl Server {
         if let Err(e) = persist::save(&self.settings.state_dir, key, None) {
             self.log.say(&format!("{key}: removing its state file: {e}"));
         }
-        if caches > 0 || self.store.get(key).is_some() {
-            self.log.say(&format!("{key}: the login has ended; its {caches} caches are gone"));
-        }
+        // Routine on a login host: a trace line, not a log line.
+        self.log.trace(&format!("{key}: the login has ended; its {caches} caches are gone"));
         for i in (0..self.conns.len()).rev() {
             if self.conns[i].client.key == *key {
                 self.close(i);

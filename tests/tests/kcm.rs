@@ -37,7 +37,7 @@ impl Kcm {
         let ct = Container::builder()
             .debian_pam()
             .pam("sshd", shipped_sshd(&built))
-            .pam("su", shipped_sshd(&built))
+            .pam("kcm-login", site::pag_stack(&built, ""))
             .file(
                 "/etc/security/pam_pag.toml",
                 &format!("[pam]\nnotokens = true\ntag_gids = \"{RANGE}\"\n"),
@@ -236,5 +236,63 @@ fn two_logins_of_one_user_have_their_own_caches_and_nobody_else_sees_them() -> R
         section(b_text, "b5").contains("Default principal: alice@EXAMPLE.ORG"),
         "lost in the restart: {b_text}"
     );
+    k.finish()
+}
+
+/// A thousand logins one after another, each filing a ticket under its own
+/// login: nothing is left once they have ended, in the daemon's state or
+/// its memory beyond a bound.
+#[test]
+fn a_thousand_sequential_logins_leave_no_cache_behind() -> Result {
+    let mut k = Kcm::start()?;
+    let uid = k.ct.user("alice").uid;
+    let keytab = k.ct.host_path("/tmp/alice.keytab").unwrap();
+    k.kdc.write_keytab("alice", &keytab).map_err(|e| format!("KDC: {e}"))?;
+    std::fs::set_permissions(&keytab, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    let drive = pag_tests::container::built_binary("pam-drive")?.display().to_string();
+    let rss = |k: &Kcm| -> u64 {
+        let out = k.ct.sh(&As::Root, "grep VmRSS /proc/$(pgrep -x pag-kcm)/status").unwrap();
+        out.stdout.split_whitespace().nth(1).and_then(|v| v.parse().ok()).unwrap_or(0)
+    };
+    // Warm up (first allocations), then the baseline.
+    let one_login = format!(
+        "{drive} kcm-login alice open_session 'root-sh:tag=$(id -G | tr \" \" \"\\n\" | awk \"\\$1>=70000 && \\$1<=70999\"); \
+         setpriv --reuid alice --regid alice --groups $tag env KRB5CCNAME=KCM: kinit -k -t /tmp/alice.keytab alice' \
+         close_session end >/dev/null"
+    );
+    let n = 1000;
+    k.ct.sh(&As::Root, &format!("for i in $(seq 10); do {one_login}; done"))?.assert_success();
+    let until = Instant::now() + Duration::from_secs(10);
+    while k.state().iter().any(|f| f.contains("-pag")) {
+        assert!(Instant::now() < until, "warm-up logins left {:?}", k.state());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let before = rss(&k);
+    let start = Instant::now();
+    let out =
+        k.ct.sh_background(
+            &As::Root,
+            &format!("for i in $(seq {n}); do {one_login} || echo \"login $i failed\"; done"),
+        )?
+        .wait(Duration::from_secs(300))?;
+    out.assert_success();
+    assert!(!out.stdout.contains("failed"), "{out:?}");
+    eprintln!("{n} logins with a kinit each: {:?}", start.elapsed());
+    // Every login filed its ticket under a login of its own...
+    let log = k.log();
+    let logins: std::collections::BTreeSet<&str> = log
+        .lines()
+        .filter(|l| l.contains("op=Replace -> 0") && l.contains(&format!("uid={uid} scope=pag")))
+        .filter_map(|l| l.split_whitespace().find(|w| w.starts_with("scope=pag")))
+        .collect();
+    assert!(logins.len() >= n - 5, "only {} logins filed a cache under their PAG", logins.len());
+    // ...and none is left once they have ended (the sweep runs every second).
+    let until = Instant::now() + Duration::from_secs(10);
+    while !k.state().is_empty() {
+        assert!(Instant::now() < until, "left behind: {:?}", k.state());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let after = rss(&k);
+    assert!(after < before + 2048, "pag-kcm's RSS grew from {before} kB to {after} kB over {n} logins");
     k.finish()
 }
