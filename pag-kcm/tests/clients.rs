@@ -86,3 +86,80 @@ fn a_restart_keeps_the_tickets() {
     ok(&site.tool(&["kvno", "host/svc.example.org"]));
     assert_eq!(site.kdc.log().matches("TGS_REQ").count(), tgs_before, "the cached ticket was not used");
 }
+
+/// Under socket activation (systemd's own `systemd-socket-activate` passes
+/// the socket as systemd does), pag-kcm serves the socket it was given.
+#[test]
+fn serves_the_socket_systemd_passes() {
+    let mut site = Site::start(&[]);
+    site.stop_daemon();
+    let socket = site.dir.path().join("activated.sock");
+    let conf = site
+        .kdc
+        .write_client_config(
+            "activated-krb5.conf",
+            &format!("default_ccache_name = KCM:\nkcm_socket = {}\n", socket.display()),
+            None,
+        )
+        .unwrap();
+    let log = std::fs::File::create(site.dir.path().join("activated.log")).unwrap();
+    let mut child = std::process::Command::new("systemd-socket-activate")
+        .arg("-l")
+        .arg(&socket)
+        .arg(env!("CARGO_BIN_EXE_pag-kcm"))
+        .arg("--state-dir")
+        .arg(&site.state)
+        .arg("--socket")
+        .arg("/nonexistent/never-bound")
+        .stderr(log)
+        .spawn()
+        .expect("systemd-socket-activate (package systemd)");
+    support::wait_for("the activated socket", || socket.exists());
+    let mut kinit = std::process::Command::new("kinit")
+        .arg("alice")
+        .env("KRB5_CONFIG", &conf)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    writeln!(kinit.stdin.take().unwrap(), "{}", support::PASSWORD).unwrap();
+    ok(&kinit.wait_with_output().unwrap());
+    let listed = std::process::Command::new("klist").env("KRB5_CONFIG", &conf).output().unwrap();
+    assert!(ok(&listed).contains("alice@EXAMPLE.ORG"));
+    let text = std::fs::read_to_string(site.dir.path().join("activated.log")).unwrap();
+    assert!(text.contains("listening on the socket systemd passed"), "{text}");
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// The shipped units are valid for systemd (systemd-analyze verify, with
+/// ExecStart pointed at the built binary) and agree with the daemon's
+/// defaults: the socket is MIT's default kcm_socket, the state directory
+/// is the daemon's default and survives restarts.
+#[test]
+fn the_shipped_systemd_units_verify() {
+    let conf = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../conf/systemd");
+    let dir = tempfile::tempdir().unwrap();
+    let service = std::fs::read_to_string(conf.join("pag-kcm.service")).unwrap();
+    let socket = std::fs::read_to_string(conf.join("pag-kcm.socket")).unwrap();
+    assert!(service.contains("ExecStart=/usr/sbin/pag-kcm\n"), "{service}");
+    assert!(
+        service.contains("RuntimeDirectory=pag-kcm\n") && service.contains("RuntimeDirectoryPreserve=yes\n")
+    );
+    assert!(socket.contains("ListenStream=/run/.heim_org.h5l.kcm-socket\n"), "{socket}");
+    std::fs::write(
+        dir.path().join("pag-kcm.service"),
+        service.replace("/usr/sbin/pag-kcm", env!("CARGO_BIN_EXE_pag-kcm")),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("pag-kcm.socket"), socket).unwrap();
+    let out = std::process::Command::new("systemd-analyze")
+        .args(["verify", "--man=no"])
+        .arg(dir.path().join("pag-kcm.socket"))
+        .arg(dir.path().join("pag-kcm.service"))
+        .output()
+        .expect("systemd-analyze (package systemd)");
+    assert!(out.status.success() && out.stderr.is_empty(), "{}", text(&out));
+}
