@@ -244,7 +244,7 @@ fn two_logins_of_one_user_have_their_own_caches_and_nobody_else_sees_them() -> R
 /// its memory beyond a bound.
 #[test]
 fn a_thousand_sequential_logins_leave_no_cache_behind() -> Result {
-    let mut k = Kcm::start()?;
+    let k = Kcm::start()?;
     let uid = k.ct.user("alice").uid;
     let keytab = k.ct.host_path("/tmp/alice.keytab").unwrap();
     k.kdc.write_keytab("alice", &keytab).map_err(|e| format!("KDC: {e}"))?;
