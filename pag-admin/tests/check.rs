@@ -150,7 +150,7 @@ fn config_mistakes_are_errors_with_file_line_and_key_in_every_section() {
             "ERROR config: $FX/pam_pag.toml:2:1: key `aklog.cells`: invalid type: string \"example.org\", expected a sequence (aklog refuses to run until fixed; logins are not affected)",
             "ERROR config: $FX/pam_pag.toml:4:1: key `pam.timeout`: must be at least 1 second (until fixed, every pam_pag login gets a PAG with the built-in defaults and no token program)",
             "ERROR config: $FX/pam_pag.toml:6:1: key `pagsh.bogus`: unknown field `bogus`, expected `link_user_keyring` or `allow_no_pag` (pagsh refuses to run until fixed; logins are not affected)",
-            "ERROR config: $FX/pam_pag.toml:7:1: key `nosuch`: unknown section `[nosuch]`; the sections are [pam], [pam.service.<name>], [pagsh] and [aklog] (no reader uses it; logins are not affected)",
+            "ERROR config: $FX/pam_pag.toml:7:1: key `nosuch`: unknown section `[nosuch]`; the sections are [pam], [pam.service.<name>], [pagsh], [aklog] and [kcm] (no reader uses it; logins are not affected)",
         ]
     );
     // What logins then do: the fail-safe defaults.

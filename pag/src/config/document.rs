@@ -1,6 +1,6 @@
 //! A configuration file read as TOML, whose sections are interpreted one at
 //! a time: each reader interprets only the section it uses (the PAM module
-//! `[pam]`, pagsh `[pagsh]`, aklog `[aklog]`), so a mistake in one section
+//! `[pam]`, pagsh `[pagsh]`, aklog `[aklog]`, pag-kcm `[kcm]`), so a mistake in one section
 //! never changes what another reader does; `pag check` interprets them all.
 //!
 //! Within a section every key is checked on its own, so all the mistakes of
@@ -12,10 +12,10 @@ use serde::de::DeserializeOwned;
 use toml::{Table, Value};
 
 use super::error::one_line;
-use super::{AklogConfig, ConfigError, PagshConfig, PamSettings};
+use super::{AklogConfig, ConfigError, KcmConfig, PagshConfig, PamSettings};
 
 /// The sections a file may have.
-pub const SECTIONS: &[&str] = &["pam", "pagsh", "aklog"];
+pub const SECTIONS: &[&str] = &["pam", "pagsh", "aklog", "kcm"];
 
 /// Whether the file must exist.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,9 +94,24 @@ impl Document {
         self.section("aklog", None)
     }
 
+    /// `[kcm]`, or every mistake in it.
+    pub fn kcm(&self) -> Result<KcmConfig, Vec<ConfigError>> {
+        let settings: KcmConfig = self.section("kcm", None)?;
+        let errors: Vec<ConfigError> = settings
+            .validate()
+            .into_iter()
+            .map(|(key, why)| self.invalid(&format!("kcm.{key}"), why))
+            .collect();
+        if errors.is_empty() {
+            Ok(settings)
+        } else {
+            Err(errors)
+        }
+    }
+
     /// Top-level names that are no section of ours.
     pub fn unknown_sections(&self) -> Vec<ConfigError> {
-        let expected = "the sections are [pam], [pam.service.<name>], [pagsh] and [aklog]";
+        let expected = "the sections are [pam], [pam.service.<name>], [pagsh], [aklog] and [kcm]";
         self.table
             .iter()
             .filter(|(name, _)| !SECTIONS.contains(&name.as_str()))
@@ -113,6 +128,7 @@ impl Document {
         errors.extend(self.pam().err().unwrap_or_default());
         errors.extend(self.pagsh().err().unwrap_or_default());
         errors.extend(self.aklog().err().unwrap_or_default());
+        errors.extend(self.kcm().err().unwrap_or_default());
         errors.sort_by_key(|e| (e.line.unwrap_or(usize::MAX), e.column.unwrap_or(0)));
         errors
     }

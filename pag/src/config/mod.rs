@@ -9,6 +9,7 @@
 mod aklog;
 mod document;
 mod error;
+mod kcm;
 mod pagsh;
 pub mod pam;
 
@@ -17,6 +18,7 @@ use std::path::{Path, PathBuf};
 pub use aklog::{check_name, parse_key_type, AklogConfig};
 pub use document::{Document, Presence, SECTIONS};
 pub use error::ConfigError;
+pub use kcm::KcmConfig;
 pub use pagsh::PagshConfig;
 pub use pam::PamSettings;
 
@@ -32,6 +34,8 @@ pub enum Section {
     Pagsh,
     /// `[aklog]`: aklog.
     Aklog,
+    /// `[kcm]`: pag-kcm.
+    Kcm,
 }
 
 /// The whole file, interpreted.
@@ -43,6 +47,8 @@ pub struct Config {
     pub pam: PamSettings,
     /// `[aklog]`
     pub aklog: AklogConfig,
+    /// `[kcm]`
+    pub kcm: KcmConfig,
 }
 
 impl Config {
@@ -57,6 +63,7 @@ impl Config {
             pagsh: document.pagsh().unwrap_or_default(),
             pam: document.pam().unwrap_or_default(),
             aklog: document.aklog().unwrap_or_default(),
+            kcm: document.kcm().unwrap_or_default(),
         })
     }
 
@@ -85,6 +92,7 @@ impl Config {
             Section::Pam => document.pam().map(|s| config.pam = s),
             Section::Pagsh => document.pagsh().map(|s| config.pagsh = s),
             Section::Aklog => document.aklog().map(|s| config.aklog = s),
+            Section::Kcm => document.kcm().map(|s| config.kcm = s),
         };
         match result {
             Ok(()) => Ok(config),
@@ -172,13 +180,26 @@ mod tests {
     }
 
     #[test]
+    fn kcm_section_bounds() {
+        let c = parse("[kcm]\nmax_caches = 4\nidle_timeout = 60\n").unwrap();
+        assert_eq!(c.kcm.max_caches, 4);
+        assert_eq!(c.kcm.idle_timeout, 60);
+        assert_eq!(c.kcm.max_creds, KcmConfig::default().max_creds);
+        let e = parse("[kcm]\nmax_caches = 0\n").unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("kcm.max_caches"));
+        assert_eq!(e.line, Some(2));
+        let e = parse("[kcm]\nmax_cache = 3\n").unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("kcm.max_cache"));
+    }
+
+    #[test]
     fn unknown_section_is_called_a_section() {
         let e = parse("[nosuch]\nx = 1\n").unwrap_err();
         assert_eq!(e.line, Some(1));
         assert_eq!(
             e.to_string(),
             "/etc/security/pam_pag.toml:1:1: key `nosuch`: unknown section `[nosuch]`; the sections are \
-             [pam], [pam.service.<name>], [pagsh] and [aklog]"
+             [pam], [pam.service.<name>], [pagsh], [aklog] and [kcm]"
         );
         let e = parse("debug = true\n").unwrap_err();
         assert!(e.message.starts_with("unknown key `debug` outside any section"), "{e}");

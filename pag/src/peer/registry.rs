@@ -64,6 +64,16 @@ impl Registry {
         parse(&fs::read_to_string(self.path(tag)).ok()?)
     }
 
+    /// [`Registry::lookup`] and when the record was written (nanoseconds
+    /// since the epoch): a hand-out replaces the file, so the time tells one
+    /// login of a tag from a later one even if the kernel reused the serial.
+    pub fn lookup_stamped(&self, tag: u32) -> Option<(Registered, u128)> {
+        let path = self.path(tag);
+        let written = fs::metadata(&path).ok()?.modified().ok()?;
+        let stamp = written.duration_since(std::time::UNIX_EPOCH).ok()?.as_nanos();
+        Some((parse(&fs::read_to_string(path).ok()?)?, stamp))
+    }
+
     /// Hand out a tag from `range` for the PAG `pag` of user `uid`: a gid
     /// never handed out, else the least recently handed-out one whose PAG
     /// is gone. `None` when every tag names a live PAG.
@@ -154,9 +164,28 @@ pub fn system_conflicts(range: &RangeInclusive<u32>) -> Vec<String> {
 /// Whether the keyring `pag` still exists in the kernel (revoked counts as
 /// alive: processes may still be in it).
 fn pag_alive(pag: KeySerial) -> bool {
+    pag_state(pag) != PagState::Gone
+}
+
+/// What became of a PAG, as a daemon keeping something for it sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PagState {
+    /// The keyring exists (readable to us or not).
+    Live,
+    /// Revoked (`on_close = "revoke"` at logout); it goes once unused.
+    Revoked,
+    /// No process has it any more.
+    Gone,
+}
+
+/// The state of the keyring `pag`.
+pub fn pag_state(pag: KeySerial) -> PagState {
     match sys::describe(pag) {
-        Ok(_) => true,
-        Err(e) => e.errno != Errno::ENOKEY,
+        Ok(_) => PagState::Live,
+        Err(e) if e.errno == Errno::EKEYREVOKED => PagState::Revoked,
+        Err(e) if e.errno == Errno::ENOKEY => PagState::Gone,
+        // EACCES: it exists, we may not look (a PAG the user owns).
+        Err(_) => PagState::Live,
     }
 }
 
