@@ -105,7 +105,7 @@ impl Call<'_, '_> {
             ));
             return;
         }
-        let left = file_of(&source).filter(|path| self.kernel.lstat(std::path::Path::new(path)).is_ok());
+        let left = file_of(source).filter(|path| self.kernel.lstat(std::path::Path::new(path)).is_ok());
         match left {
             Some(path) => self.log.warning(&format!(
                 "{who}: kcm: moved the tickets into {name} and set KRB5CCNAME={name}, but {path} is \

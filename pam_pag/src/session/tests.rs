@@ -832,7 +832,8 @@ fn kcm_without_a_tag_moves_nothing_and_says_so() {
 
 #[test]
 fn kcm_move_not_reported_or_failed_leaves_krb5ccname_with_one_line() {
-    let cases: [(fn() -> Handback, &str); 3] = [
+    type Case = (fn() -> Handback, &'static str);
+    let cases: [Case; 3] = [
         (
             one_token,
             "kcm: /bin/tokens did not report moving the tickets into KCM: (a token program must understand \
