@@ -48,6 +48,8 @@ const FUNCTIONS: &[&str] = &[
     "krb5_kt_end_seq_get",
     "krb5_free_keytab_entry_contents",
     "krb5_copy_principal",
+    // pam_pag's `kcm` (PAG_MOVE_TO_KCM): the login's tickets copied into KCM:.
+    "krb5_cc_copy_creds",
 ];
 
 /// Error codes and enctypes aklog reacts to.
@@ -71,6 +73,7 @@ const CONSTANTS: &[&str] = &[
     "ENCTYPE_DES3_CBC_SHA",
     "ENCTYPE_DES3_CBC_SHA1",
     "TKT_FLG_RENEWABLE",
+    "KRB5_KCM_NO_SERVER",
 ];
 
 fn main() {

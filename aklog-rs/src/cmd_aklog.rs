@@ -7,12 +7,13 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use pag::config::{check_name, parse_key_type, Config, Section};
-use pag::token::handover::{self, HandedToken};
+use pag::token::handover::{self, CcacheReport, HandedToken, Message};
 use pag::token::{KeyType, KeyTypeChoice, Token};
 use pag::ErrorKind;
 
 use crate::cells::{self, CellSource};
 use crate::exit::{Exit, Failure};
+use crate::kcm_move;
 use crate::krb5::Context;
 use crate::place::{self, Place};
 use crate::ticket::{Credentials, Fetched};
@@ -152,7 +153,7 @@ pub fn run(cli: &Cli) -> Result<Exit, Failure> {
             // replaced would only learn so after the tickets were fetched.
             place::check_parent_replaceable()?;
         }
-        return fetch_then(cli, &debug, &mut |batch, failures| {
+        return fetch_then(cli, &debug, None, &mut |batch, failures| {
             if batch.fetched.is_empty() {
                 return Ok(());
             }
@@ -167,8 +168,15 @@ pub fn run(cli: &Cli) -> Result<Exit, Failure> {
         ));
     }
     let sink = TokenFd::open(&value)?;
+    // Asked by pam_pag's `kcm`: the tickets first go into the login's KCM
+    // cache, and the tokens come from there.
+    let ccache = kcm_move::requested().then(|| kcm_move::move_to_kcm(&debug));
+    let moved_to = match &ccache {
+        Some(CcacheReport::Moved(name)) => Some(name.clone()),
+        _ => None,
+    };
     let mut handed = Vec::new();
-    let outcome = fetch_then(cli, &debug, &mut |batch, failures| {
+    let outcome = fetch_then(cli, &debug, moved_to.as_deref(), &mut |batch, failures| {
         handed = to_hand_over(batch.fetched, failures, &debug);
         Ok(())
     });
@@ -177,7 +185,9 @@ pub fn run(cli: &Cli) -> Result<Exit, Failure> {
     // the format".
     let number = sink.number();
     let count = handed.len();
-    match (outcome, sink.send(&handed)) {
+    // The report goes out whatever happened to the tokens: moved tickets
+    // are no longer where the session's KRB5CCNAME says.
+    match (outcome, sink.send_message(&Message { tokens: handed, ccache })) {
         (outcome, Ok(())) => {
             debug(&format!("{count} token(s) handed over on descriptor {number}"));
             outcome
@@ -208,12 +218,21 @@ type Deliver<'a> = dyn FnMut(&Batch<'_, '_>, &mut Vec<Failure>) -> Result<(), Fa
 
 /// Fetch a token for every cell, hand them to `deliver`, and say how it went
 /// in OpenAFS's exit codes.
-fn fetch_then(cli: &Cli, debug: &dyn Fn(&str), deliver: &mut Deliver<'_>) -> Result<Exit, Failure> {
+/// `ccache`: the cache to read, instead of the default.
+fn fetch_then(
+    cli: &Cli,
+    debug: &dyn Fn(&str),
+    ccache: Option<&str>,
+    deliver: &mut Deliver<'_>,
+) -> Result<Exit, Failure> {
     let (cells, realm, key_type) = cells_realm_and_key_type(cli, debug)?;
     let realm = realm.as_deref();
 
     let context = Context::new().map_err(|e| Failure::new(Exit::Kerberos, e.to_string()))?;
-    let creds = Credentials::open(&context)?;
+    let creds = match ccache {
+        Some(name) => Credentials::open_named(&context, name)?,
+        None => Credentials::open(&context)?,
+    };
     debug(&format!("credentials of {} in {}", creds.client_name, creds.ccache_name));
 
     let mut failures: Vec<Failure> = Vec::new();

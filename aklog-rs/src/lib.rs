@@ -14,6 +14,7 @@ pub mod cmd_aklog;
 pub mod cmd_tokens;
 pub mod cmd_unlog;
 pub mod exit;
+pub mod kcm_move;
 pub mod kdf;
 #[allow(unsafe_code)]
 pub mod krb5;

@@ -15,7 +15,7 @@ use std::os::fd::{OwnedFd, RawFd};
 use nix::errno::Errno;
 use nix::fcntl::{fcntl, FcntlArg, OFlag};
 use nix::sys::stat::{fstat, SFlag};
-use pag::token::handover::{self, HandedToken};
+use pag::token::handover::{self, HandedToken, Message};
 
 use crate::exit::{Exit, Failure};
 
@@ -54,9 +54,14 @@ impl TokenFd {
     /// Write the one message carrying `tokens` (possibly none) and close the
     /// descriptor, so the reader sees the end.
     pub fn send(self, tokens: &[HandedToken]) -> Result<(), Failure> {
+        self.send_message(&Message { tokens: tokens.to_vec(), ccache: None })
+    }
+
+    /// [`TokenFd::send`] for a whole message (the tokens and a ccache report).
+    pub fn send_message(self, message: &Message) -> Result<(), Failure> {
         let number = self.number;
         let failure = |why: String| Failure::new(Exit::Token, format!("{ENV}={number}: {why}"));
-        let message = handover::encode(tokens).map_err(|e| failure(e.to_string()))?;
+        let message = handover::encode_message(message).map_err(|e| failure(e.to_string()))?;
         let mut file = File::from(self.fd);
         file.write_all(&message)
             .map_err(|e| failure(format!("writing the tokens: {}", pag::error::describe_io(&e))))?;

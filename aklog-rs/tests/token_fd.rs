@@ -7,38 +7,50 @@
 mod common;
 
 use common::*;
-use pag::token::handover::{self, HandedToken, Limits};
+use pag::token::handover::{self, CcacheReport, HandedToken, Limits};
 
 /// What a hand-over run gave: aklog's exit code, the tokens on the pipe, and
 /// the keys in the session keyring afterwards (`keyctl rlist @s`).
 struct HandedOver {
     code: i32,
     tokens: Vec<HandedToken>,
+    ccache: Option<CcacheReport>,
     session_keys: String,
     stderr: String,
+    /// `klist` of the login's cache afterwards (exit code, output).
+    klist: (i32, String),
 }
 
 /// Run `aklog <args>` with PAG_TOKEN_FD=3, fd 3 the write end of a pipe
 /// into `od`, in a fresh session keyring after kinit.
 fn hand_over(fx: &Fx, args: &str) -> HandedOver {
+    hand_over_with(fx, "", args)
+}
+
+/// [`hand_over`] with `env` (`NAME=value ...`) for aklog.
+fn hand_over_with(fx: &Fx, env: &str, args: &str) -> HandedOver {
     let rc = fx.kdc.dir().join("aklog.rc");
     let script = format!(
-        "{{ PAG_TOKEN_FD=3 aklog {args} 3>&1 >/dev/null; echo $? >{rc}; }} | od -An -v -tx1 | tr -d ' \\n'\n\
-         echo; echo ==; cat {rc}; echo ==; keyctl rlist @s",
+        "{{ {env} PAG_TOKEN_FD=3 aklog {args} 3>&1 >/dev/null; echo $? >{rc}; }} | od -An -v -tx1 | tr -d ' \\n'\n\
+         echo; echo ==; cat {rc}; echo ==; keyctl rlist @s; echo ==; klist 2>&1; echo $?",
         rc = rc.display()
     );
     let out = fx.session(&fx.file_ccache("cc"), &script);
     assert_eq!(out.code, 0, "the script itself failed: {out:?}");
     let parts: Vec<&str> = out.stdout.split("==\n").collect();
-    assert_eq!(parts.len(), 3, "{out:?}");
+    assert_eq!(parts.len(), 4, "{out:?}");
     let message = hex(parts[0].trim());
-    let tokens = handover::parse(&message, &Limits::default())
+    let message = handover::parse_message(&message, &Limits::default())
         .unwrap_or_else(|e| panic!("the hand-over message does not parse: {e}: {out:?}"));
+    let klist = parts[3].trim_end();
+    let (listing, code) = klist.rsplit_once('\n').unwrap_or(("", klist));
     HandedOver {
         code: parts[1].trim().parse().unwrap(),
-        tokens,
+        tokens: message.tokens,
+        ccache: message.ccache,
         session_keys: parts[2].trim().to_owned(),
         stderr: out.stderr,
+        klist: (code.trim().parse().unwrap(), listing.to_owned()),
     }
 }
 
@@ -56,6 +68,31 @@ fn tokens_arrive_on_the_pipe_and_nothing_is_stored() {
     }
     assert_eq!(got.session_keys, "", "aklog stored something in the session keyring");
     assert!(got.stderr.contains("2 token(s) handed over on descriptor 3"), "{}", got.stderr);
+}
+
+#[test]
+fn without_a_kcm_daemon_the_move_is_reported_not_done_and_the_file_cache_stays() {
+    let fx = fixture();
+    // No daemon listens on this socket (ENOENT: KRB5_KCM_NO_SERVER).
+    let conf = fx.kdc.dir().join("krb5-kcm.conf");
+    let text = std::fs::read_to_string(fx.kdc.krb5_conf()).unwrap();
+    let text = text.replacen("[libdefaults]", "[libdefaults]\n    kcm_socket = /nonexistent/pag-kcm.sock", 1);
+    std::fs::write(&conf, text).unwrap();
+    let env = format!("KRB5_CONFIG={} PAG_MOVE_TO_KCM=1", conf.display());
+    let got = hand_over_with(&fx, &env, "-c example.org");
+    assert_eq!(got.code, 0, "{}", got.stderr);
+    assert_eq!(got.tokens.len(), 1, "the tokens come from the cache that stayed");
+    match &got.ccache {
+        Some(CcacheReport::NotMoved(why)) => {
+            assert!(why.contains("No KCM server found") && why.contains("pag-kcm"), "{why}")
+        }
+        other => panic!("not reported as not moved: {other:?}"),
+    }
+    assert_eq!(got.klist.0, 0, "the FILE: cache is gone: {}", got.klist.1);
+    assert!(got.klist.1.contains("krbtgt/AKLOG.TEST@AKLOG.TEST"), "{}", got.klist.1);
+    // Not asked: no report, a version 1 message as before.
+    let got = hand_over_with(&fx, &format!("KRB5_CONFIG={}", conf.display()), "-c example.org");
+    assert_eq!((got.code, got.ccache), (0, None));
 }
 
 #[test]

@@ -20,7 +20,8 @@ use std::panic::{self, AssertUnwindSafe};
 use std::time::Instant;
 
 use pag::token::handover::{
-    self, check_cell, HandedToken, HandoverError, Limits, HEADER_LEN, MAX_PRINCIPAL_LEN, MIN_TOKEN_LEN,
+    self, check_cell, HandedToken, HandoverError, Limits, Message, HEADER_LEN, MAX_PRINCIPAL_LEN,
+    MIN_TOKEN_LEN,
 };
 use pag::token::rxrpc::{RxkadToken, MAX_TICKET_LEN};
 
@@ -269,7 +270,7 @@ fn limits(rng: &mut Rng) -> Limits {
 }
 
 /// A short name for each outcome, to show the generators reach every check.
-fn outcome(result: &Result<Vec<HandedToken>, HandoverError>) -> &'static str {
+fn outcome(result: &Result<Message, HandoverError>) -> &'static str {
     match result {
         Ok(_) => "ok",
         Err(HandoverError::Empty) => "empty",
@@ -285,6 +286,7 @@ fn outcome(result: &Result<Vec<HandedToken>, HandoverError>) -> &'static str {
         Err(HandoverError::BadPayload { .. }) => "bad payload",
         Err(HandoverError::DuplicateCell { .. }) => "duplicate cell",
         Err(HandoverError::TrailingBytes(_)) => "trailing bytes",
+        Err(HandoverError::BadRecord { .. }) => "bad record",
     }
 }
 
@@ -294,7 +296,7 @@ fn hex(bytes: &[u8]) -> String {
 
 /// Checks one input; a returned Err is the failure, with the reason.
 fn check(input: &[u8], limits: &Limits, counts: &mut BTreeMap<&'static str, usize>) -> Result<(), String> {
-    let (result, allocated, largest) = measured(|| handover::parse(input, limits));
+    let (result, allocated, largest) = measured(|| handover::parse_message(input, limits));
     let bound = allocation_bound(input.len());
     if allocated > bound {
         return Err(format!(
@@ -304,7 +306,8 @@ fn check(input: &[u8], limits: &Limits, counts: &mut BTreeMap<&'static str, usiz
     }
     *counts.entry(outcome(&result)).or_default() += 1;
     match result {
-        Ok(tokens) => {
+        Ok(message) => {
+            let tokens = &message.tokens;
             if tokens.len() > limits.max_tokens || input.len() > limits.max_total {
                 return Err(format!(
                     "accepted {} tokens in {} bytes past {limits:?}",
@@ -312,8 +315,8 @@ fn check(input: &[u8], limits: &Limits, counts: &mut BTreeMap<&'static str, usiz
                     input.len()
                 ));
             }
-            let again =
-                handover::encode(&tokens).map_err(|e| format!("accepted tokens do not encode: {e}"))?;
+            let again = handover::encode_message(&message)
+                .map_err(|e| format!("accepted tokens do not encode: {e}"))?;
             if again != input {
                 return Err("accepted input is not what the encoder writes for its tokens".into());
             }

@@ -1,9 +1,9 @@
 //! The libpam calls the module makes, behind safe wrappers; the only place
 //! (with `sys`) that may use `unsafe`.
 //!
-//! pam-bindings has no pam_getenv, pam_getenvlist or pam_set_data with a
-//! cleanup function, and its hook macro does not let us catch panics in our
-//! own entry shape, so the six calls we need are declared here directly.
+//! pam-bindings has no pam_getenv, pam_getenvlist, pam_putenv or pam_set_data
+//! with a cleanup function, and its hook macro does not let us catch panics in
+//! our own entry shape, so the seven calls we need are declared here directly.
 
 use std::ffi::{c_char, c_int, c_void, CStr, CString};
 use std::ptr::NonNull;
@@ -25,6 +25,7 @@ extern "C" {
     fn pam_get_item(pamh: *const RawHandle, item_type: c_int, item: *mut *const c_void) -> c_int;
     fn pam_getenv(pamh: *mut RawHandle, name: *const c_char) -> *const c_char;
     fn pam_getenvlist(pamh: *mut RawHandle) -> *mut *mut c_char;
+    fn pam_putenv(pamh: *mut RawHandle, name_value: *const c_char) -> c_int;
     fn pam_set_data(
         pamh: *mut RawHandle,
         name: *const c_char,
@@ -136,6 +137,21 @@ impl PamHandle for Libpam {
         // SAFETY: the array itself was malloc'd for us; its entries are freed.
         unsafe { libc::free(list.cast()) };
         out
+    }
+
+    fn putenv(&mut self, name: &str, value: &str) -> Result<(), Code> {
+        if name.is_empty() || name.contains('=') {
+            return Err(pam::BAD_ITEM);
+        }
+        let entry = CString::new(format!("{name}={value}")).map_err(|_| pam::BAD_ITEM)?;
+        // libpam copies the string.
+        // SAFETY: live handle, NUL-terminated "NAME=value" owned here for the call.
+        let code = unsafe { pam_putenv(self.raw.as_ptr(), entry.as_ptr()) };
+        if code == pam::SUCCESS {
+            Ok(())
+        } else {
+            Err(code)
+        }
     }
 
     fn state(&self) -> Option<SessionState> {

@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use nix::fcntl::{fcntl, FcntlArg, OFlag};
 use nix::unistd::pipe2;
-use pag::token::handover::{self, HandedToken, HandoverError, Limits};
+use pag::token::handover::{self, HandoverError, Limits, Message};
 
 use crate::program::PassFd;
 
@@ -52,14 +52,14 @@ impl Pipe {
     /// Once the program is over: drop our copy of the write end, read what
     /// was handed back (never more than `limits.max_total` bytes, never
     /// waiting), and parse it.
-    pub fn receive(self, limits: &Limits) -> Result<Vec<HandedToken>, HandoverError> {
+    pub fn receive(self, limits: &Limits) -> Result<Message, HandoverError> {
         drop(self.write);
         let failed = |e: nix::errno::Errno| HandoverError::Read(std::io::Error::from(e).kind());
         let flags = fcntl(self.read.as_raw_fd(), FcntlArg::F_GETFL).map_err(failed)?;
         let nonblocking = OFlag::from_bits_truncate(flags) | OFlag::O_NONBLOCK;
         fcntl(self.read.as_raw_fd(), FcntlArg::F_SETFL(nonblocking)).map_err(failed)?;
         let bytes = handover::read_bounded(UntilEmpty(std::fs::File::from(self.read)), limits.max_total)?;
-        handover::parse(&bytes, limits)
+        handover::parse_message(&bytes, limits)
     }
 }
 
@@ -90,7 +90,7 @@ mod tests {
         writer.write_all(&message).unwrap();
         // The writer is still open (as an escaped descendant's would be):
         // receiving must not wait for its end.
-        assert_eq!(pipe.receive(&limits).unwrap(), Vec::new());
+        assert_eq!(pipe.receive(&limits).unwrap(), Message::default());
         drop(writer);
     }
 

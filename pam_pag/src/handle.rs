@@ -45,6 +45,8 @@ pub trait PamHandle {
     fn getenv(&self, name: &str) -> Option<String>;
     /// The whole PAM environment.
     fn env_list(&self) -> Vec<(String, String)>;
+    /// Set one variable of the PAM environment (what the session gets).
+    fn putenv(&mut self, name: &str, value: &str) -> Result<(), Code>;
     /// The state stored by an earlier hook of this handle.
     fn state(&self) -> Option<SessionState>;
     /// Store the state for later hooks of this handle.

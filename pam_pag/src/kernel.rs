@@ -5,14 +5,15 @@ use nix::unistd::User;
 use pag::login::{self, LoginPag};
 use pag::perm;
 use pag::sys::{self, KeySerial, Special};
-use pag::token::handover::{HandedToken, HandoverError, Limits};
+use pag::token::handover::{HandoverError, Limits, Message};
 use pag::token::{KeyType, KeyTypeChoice, Token, TokenStore};
 
 use crate::handback;
 use crate::program::{self, Report, Run, Stream};
 
-/// What the token program handed back on its pipe.
-pub type Handback = Result<Vec<HandedToken>, HandoverError>;
+/// What the token program handed back on its pipe: its tokens, and what it
+/// says it did with the ticket cache.
+pub type Handback = Result<Message, HandoverError>;
 
 /// A user from the password database.
 #[derive(Debug, Clone, PartialEq, Eq)]

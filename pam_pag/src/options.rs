@@ -40,6 +40,8 @@ pub struct Options {
     pub keyring_owner: KeyringOwner,
     /// `tag_gids`: the range tags are handed out from, if any.
     pub tag_gids: Option<std::ops::RangeInclusive<u32>>,
+    /// `kcm`: have the token program move the login's tickets into its KCM cache.
+    pub kcm: bool,
 }
 
 impl Default for Options {
@@ -62,6 +64,7 @@ impl Default for Options {
             tokens_required: false,
             keyring_owner: KeyringOwner::Root,
             tag_gids: None,
+            kcm: false,
         }
     }
 }
@@ -98,6 +101,7 @@ impl Options {
         set(&mut self.on_keyring_unavailable, &layer.on_keyring_unavailable);
         set(&mut self.tokens_required, &layer.tokens_required);
         set(&mut self.keyring_owner, &layer.keyring_owner);
+        set(&mut self.kcm, &layer.kcm);
         // Validated when the file was read; a layer that fails to parse
         // never gets here.
         if let Some(range) = layer.tag_gids.as_deref().and_then(|t| parse_tag_gids(t).ok()) {
@@ -196,6 +200,7 @@ const ARGUMENTS: &[Spec] = &[
         Ok(())
     }),
     flag("tokens_required", |s, v| s.tokens_required = Some(v)),
+    flag("kcm", |s, v| s.kcm = Some(v)),
     value("keyring_owner", |a, v| {
         a.settings.keyring_owner = Some(one_of(v, OWNERS)?);
         Ok(())
@@ -359,6 +364,7 @@ mod tests {
             "tokens_required",
             "keyring_owner=user",
             "tag_gids=70000-70999",
+            "kcm",
         ]))
         .unwrap();
         assert!(a.unknown.is_empty());
@@ -382,9 +388,10 @@ mod tests {
             tokens_required: true,
             keyring_owner: KeyringOwner::User,
             tag_gids: Some(70_000..=70_999),
+            kcm: true,
         };
         assert_eq!(o, expected);
-        assert_eq!(ARGUMENTS.len(), 18, "a new option needs a line in the test above");
+        assert_eq!(ARGUMENTS.len(), 19, "a new option needs a line in the test above");
     }
 
     #[test]

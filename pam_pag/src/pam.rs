@@ -11,6 +11,7 @@ pub const USER_UNKNOWN: Code = 10;
 pub const SESSION_ERR: Code = 14;
 pub const CRED_ERR: Code = 17;
 pub const IGNORE: Code = 25;
+pub const BAD_ITEM: Code = 29;
 
 pub const ESTABLISH_CRED: i32 = 0x0002;
 pub const DELETE_CRED: i32 = 0x0004;

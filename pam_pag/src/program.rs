@@ -1,7 +1,8 @@
 //! Running the token program as the user, with one deadline for it and for
 //! everything it starts.
 //!
-//! The program runs with groups, gid and uid dropped, in a throwaway session
+//! The program runs with groups, gid and uid dropped (to the user's own
+//! groups, plus any `extra_groups` such as the login's tag), in a throwaway session
 //! keyring of its own (never the PAG), with the environment the caller built
 //! (an allowlist), stdin from /dev/null, working directory `/`, RLIMIT_CPU =
 //! the time limit and RLIMIT_CORE = 0. Where the module may (root), it is
@@ -57,6 +58,10 @@ pub struct Run {
     pub user: String,
     pub uid: u32,
     pub gid: u32,
+    /// Supplementary groups on top of the user's own (getgrouplist): the
+    /// login's tag, so that a tag-reading daemon (pag-kcm) files what the
+    /// program does under that login.
+    pub extra_groups: Vec<u32>,
     /// The complete environment of the program.
     pub env: Vec<(String, String)>,
     /// One deadline for the program and all its descendants.
@@ -166,7 +171,12 @@ fn start(spec: &Run, pid_namespace: bool) -> Result<Started, String> {
     let name = cstring("the user name", &spec.user)?;
     let groups = getgrouplist(&name, Gid::from_raw(spec.gid))
         .map_err(|e| format!("cannot list the groups of the user: {}", e.desc()))?;
-    let groups: Vec<libc::gid_t> = groups.iter().map(|g| g.as_raw()).collect();
+    let mut groups: Vec<libc::gid_t> = groups.iter().map(|g| g.as_raw()).collect();
+    for &gid in &spec.extra_groups {
+        if !groups.contains(&gid) {
+            groups.push(gid);
+        }
+    }
     let path = cstring("the program path", &spec.program)?;
     let mut argv = vec![path.clone()];
     for a in &spec.args {

@@ -6,13 +6,13 @@ use std::time::Duration;
 
 use pag::config::pam::{KeyringOwner, OnClose, OnKeyringUnavailable};
 use pag::login::LoginPag;
-use pag::token::handover::{HandoverError, Limits};
+use pag::token::handover::{HandedToken, HandoverError, Limits};
 use pag::token::KeyType;
 use pag::{ErrorKind, Owner};
 
 use crate::environment;
 use crate::handle::{PamHandle, SessionState};
-use crate::kernel::{Handback, Kernel, UserEntry};
+use crate::kernel::{Kernel, UserEntry};
 use crate::log::{Level, Log, Sink};
 use crate::options::{self, Arguments, Options, OptionsError};
 use crate::pam::{self, Code, Cred};
@@ -280,7 +280,7 @@ impl Call<'_, '_> {
 
     /// Run the token step once the session is set up; remember when it ran.
     fn tokens_step(&mut self, mut state: SessionState) -> Code {
-        let result = self.tokens(state.pag);
+        let result = self.tokens(state.pag, state.tag);
         if result != Err(TokensSkipped) {
             state.tokens_pending = false;
             if let Err(code) = self.store(state) {
@@ -300,6 +300,7 @@ impl Call<'_, '_> {
     fn refresh(&mut self) -> Code {
         let who = self.who();
         let state = self.handle.state().unwrap_or_default();
+        let mut tag = None;
         let pag = if !state.established || state.closed || (state.pag.is_none() && !self.options.nopag) {
             // A screen locker (running as the user, a handle of its own)
             // refreshes the PAG it runs in, with only the user's rights:
@@ -316,12 +317,13 @@ impl Call<'_, '_> {
             }
         } else {
             self.restore_tag(&state);
+            tag = state.tag;
             state.pag
         };
         if self.options.notokens {
             return pam::IGNORE;
         }
-        match self.tokens(pag) {
+        match self.tokens(pag, tag) {
             Ok(()) | Err(TokensSkipped) => pam::SUCCESS,
             Err(_) if self.options.tokens_required => self.hook.failure(),
             Err(_) => pam::SUCCESS,
@@ -379,11 +381,12 @@ impl Call<'_, '_> {
         }
     }
 
-    /// Run the token program in the current session keyring (the PAG) as
-    /// the user; then, with a root-owned PAG, take the keys it added off the
-    /// user's quota. Err when it did not succeed (already logged), or was
-    /// skipped for want of KRB5CCNAME.
-    fn tokens(&mut self, pag: Option<i32>) -> Result<(), TokenFailure> {
+    /// Run the token program as the user and store the tokens it hands
+    /// back in the PAG; with `kcm`, it also moves the tickets into the
+    /// login's KCM cache (`tag`: the login's tag gid, which it runs with).
+    /// Err when it did not succeed (already logged), or was skipped for want
+    /// of KRB5CCNAME.
+    fn tokens(&mut self, pag: Option<i32>, tag: Option<u32>) -> Result<(), TokenFailure> {
         let who = self.who();
         let program = self.options.program.clone();
         // An allowlist, never the whole PAM environment (which holds what
@@ -404,13 +407,21 @@ impl Call<'_, '_> {
             args.push("-cell".to_owned());
             args.push(cell.clone());
         }
+        let move_from = self.kcm_source(built.ccache.as_deref(), tag);
+        let mut env = built.env;
+        let mut extra_groups = Vec::new();
+        if let (Some(_), Some(gid)) = (&move_from, tag) {
+            env.push((kcm::VARIABLE.to_owned(), "1".to_owned()));
+            extra_groups.push(gid);
+        }
         let run = Run {
             program: program.clone(),
             args,
             user: self.user.name.clone(),
             uid: self.user.uid,
             gid: self.user.gid,
-            env: built.env,
+            extra_groups,
+            env,
             timeout: Duration::from_secs(u64::from(self.options.timeout)),
             extra_fds: Vec::new(),
         };
@@ -444,6 +455,11 @@ impl Call<'_, '_> {
                  of that group with setsid were not killed"
             )),
         }
+        // Before anything else of the message: tickets the program moved
+        // are gone from the old cache whether or not its tokens are good.
+        let ccache_report = handback.as_ref().ok().and_then(|m| m.ccache.clone());
+        self.kcm_outcome(move_from.as_deref(), ccache_report);
+        let handback = handback.map(|m| m.tokens);
         let outcome = report.outcome;
         let started = !matches!(outcome, Outcome::NotStarted(_) | Outcome::TimedOut);
         let result = match outcome {
@@ -491,7 +507,7 @@ impl Call<'_, '_> {
     fn store_handed_back(
         &mut self,
         pag: Option<i32>,
-        handback: Handback,
+        handback: Result<Vec<HandedToken>, HandoverError>,
         succeeded: bool,
     ) -> Result<(), TokenFailure> {
         let who = self.who();
@@ -569,6 +585,8 @@ enum TokenFailure {
 }
 
 use TokenFailure::{Failed as TokensFailed, Skipped as TokensSkipped};
+
+mod kcm;
 
 #[cfg(test)]
 mod tests;

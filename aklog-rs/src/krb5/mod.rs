@@ -49,6 +49,8 @@ pub mod code {
     pub const REALM_UNKNOWN: i32 = b::KRB5_REALM_UNKNOWN;
     /// No cross-realm path to the service's realm.
     pub const NO_TKT_IN_RLM: i32 = b::KRB5_NO_TKT_IN_RLM;
+    /// No KCM daemon listens on the configured socket.
+    pub const KCM_NO_SERVER: i32 = b::KRB5_KCM_NO_SERVER;
 }
 
 mod tgt;

@@ -99,6 +99,13 @@ impl<'c> Ccache<'c> {
         self.context.check(code)
     }
 
+    /// `krb5_cc_copy_creds`: every credential of this cache (config
+    /// entries too) stored into `to`, which must be initialised.
+    pub fn copy_creds_to(&self, to: &Ccache<'_>) -> Krb5Result<()> {
+        // SAFETY: live context and both caches; libkrb5 only reads `self` and writes `to`.
+        self.context.check(unsafe { bindings::krb5_cc_copy_creds(self.context.raw, self.raw, to.raw) })
+    }
+
     /// `krb5_cc_destroy`: remove the cache and close the handle.
     pub fn destroy(self) -> Krb5Result<()> {
         let cache = ManuallyDrop::new(self);

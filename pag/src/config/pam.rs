@@ -91,6 +91,9 @@ pub struct PamSettings {
     /// Hand each PAG one supplementary group from this range, `"FIRST-LAST"`,
     /// so daemons can tell logins apart (see `pag::peer`). Off by default.
     pub tag_gids: Option<String>,
+    /// Move the login's tickets into its KCM cache and set `KRB5CCNAME=KCM:`
+    /// (done by the token program, run with the login's tag). Off by default.
+    pub kcm: Option<bool>,
     /// `[pam.service.<name>]` sections, allowed only directly under `[pam]`.
     pub service: BTreeMap<String, PamSettings>,
 }

@@ -32,10 +32,36 @@
 //! | 4 | payload length L, 25..=12,024 |
 //! | L | kAFS rxrpc v1 payload as [`RxkadToken::encode`] writes it (24-byte header, then a 1..=12,000-byte ticket) |
 //!
-//! Nothing follows the last token. A cell appears at most once. A message
-//! with N = 0 is valid: the program ran, understood the request and got no
-//! token (its exit status says why). An empty input is not a message: the
-//! program does not speak the format, or died before writing.
+//! In version 1 nothing follows the last token. A cell appears at most
+//! once. A message with N = 0 is valid: the program ran, understood the
+//! request and got no token (its exit status says why). An empty input is
+//! not a message: the program does not speak the format, or died before
+//! writing.
+//!
+//! # Version 2: records after the tokens
+//!
+//! Version 2 is version 1 (with 2 in the version byte) followed by records,
+//! for what the program did besides fetching tokens. A writer uses version 1
+//! when it has no record to send, so a version 2 message has at least one.
+//!
+//! | bytes | field |
+//! |---|---|
+//! | 1 | record count R, 1..=[`MAX_RECORDS`] |
+//!
+//! then R records, each:
+//!
+//! | bytes | field |
+//! |---|---|
+//! | 1 | kind: 1 = tickets moved, 2 = tickets not moved |
+//! | 2 | value length V, 1..=256 |
+//! | V | value, printable ASCII (space to `~`) |
+//!
+//! Kind 1 (`PAG_MOVE_TO_KCM`, see pam_pag(8)): the program copied every
+//! credential of its `KRB5CCNAME` into a KCM cache and destroyed the
+//! source; the value is the cache name the login should use from now on,
+//! which starts with `KCM:`. Kind 2: it was asked to and did not; the value
+//! says why. At most one of the two appears. Nothing follows the last
+//! record.
 //!
 //! # Use
 //!
@@ -62,8 +88,18 @@ use super::{KeyType, Token};
 
 /// The first bytes of every message.
 pub const MAGIC: [u8; 4] = *b"PAGT";
-/// The version this module writes and reads.
+/// The version of a message with tokens only.
 pub const VERSION: u8 = 1;
+/// The version of a message with records after the tokens.
+pub const VERSION_RECORDS: u8 = 2;
+/// The most records in a version 2 message.
+pub const MAX_RECORDS: usize = 1;
+/// The longest record value.
+pub const MAX_RECORD_LEN: usize = 256;
+/// Record kind: the tickets were moved into the named cache.
+pub const RECORD_MOVED: u8 = 1;
+/// Record kind: the tickets were not moved, and why.
+pub const RECORD_NOT_MOVED: u8 = 2;
 /// Magic, version and token count.
 pub const HEADER_LEN: usize = MAGIC.len() + 1 + 2;
 /// The longest cell name.
@@ -126,6 +162,25 @@ pub struct HandedToken {
     pub rxkad: RxkadToken,
 }
 
+/// What a program reports about the login's ticket cache (version 2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CcacheReport {
+    /// Every credential was copied into this cache (a `KCM:` name) and the
+    /// source cache destroyed.
+    Moved(String),
+    /// Asked to move the tickets, the program did not; why.
+    NotMoved(String),
+}
+
+/// A whole message: the tokens, and what the program says about the cache.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Message {
+    /// The tokens, in message order.
+    pub tokens: Vec<HandedToken>,
+    /// Kind 1 or 2 record, if the program sent one.
+    pub ccache: Option<CcacheReport>,
+}
+
 impl HandedToken {
     /// The token to store as `key_type`.
     pub fn into_token(self, key_type: KeyType) -> Token {
@@ -150,6 +205,10 @@ pub enum Field {
     PayloadLength,
     /// The payload.
     Payload,
+    /// The record count.
+    RecordCount,
+    /// A record's kind, length or value.
+    Record,
 }
 
 impl fmt::Display for Field {
@@ -162,6 +221,8 @@ impl fmt::Display for Field {
             Field::Principal => "principal",
             Field::PayloadLength => "payload length",
             Field::Payload => "payload",
+            Field::RecordCount => "record count",
+            Field::Record => "record",
         })
     }
 }
@@ -236,8 +297,15 @@ pub enum HandoverError {
         /// The cell (already checked, so safe to print).
         cell: String,
     },
-    /// Bytes after the last token.
+    /// Bytes after the last token (or record).
     TrailingBytes(usize),
+    /// A record this reader refuses (version 2).
+    BadRecord {
+        /// The record, counting from 0.
+        record: usize,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
 }
 
 impl fmt::Display for HandoverError {
@@ -251,7 +319,8 @@ impl fmt::Display for HandoverError {
             UnsupportedVersion(v) => {
                 write!(
                     f,
-                    "token hand-over: version {v} is not supported (this reader takes version {VERSION})"
+                    "token hand-over: version {v} is not supported (this reader takes versions {VERSION} and \
+                     {VERSION_RECORDS})"
                 )
             }
             TooManyTokens { count, max } => {
@@ -272,7 +341,8 @@ impl fmt::Display for HandoverError {
             DuplicateCell { token, cell } => {
                 write!(f, "token hand-over: token {token}: second token for cell {cell}")
             }
-            TrailingBytes(n) => write!(f, "token hand-over: {n} bytes after the last token"),
+            TrailingBytes(n) => write!(f, "token hand-over: {n} bytes after the last token or record"),
+            BadRecord { record, reason } => write!(f, "token hand-over: record {record}: {reason}"),
         }
     }
 }
@@ -331,11 +401,51 @@ pub fn check_principal(principal: &str) -> Result<(), &'static str> {
 /// the kernel would not take, a cell twice, more than 65,535 tokens. The
 /// receiver's [`Limits`] are its own business and not checked here.
 pub fn encode(tokens: &[HandedToken]) -> Result<Vec<u8>, HandoverError> {
+    encode_tokens(tokens, VERSION)
+}
+
+/// The message carrying `message`: version 1 without a ccache report,
+/// version 2 with one. Refuses what [`parse_message`] would refuse.
+pub fn encode_message(message: &Message) -> Result<Vec<u8>, HandoverError> {
+    let Some(report) = &message.ccache else { return encode_tokens(&message.tokens, VERSION) };
+    let (kind, value) = match report {
+        CcacheReport::Moved(name) => (RECORD_MOVED, name),
+        CcacheReport::NotMoved(why) => (RECORD_NOT_MOVED, why),
+    };
+    check_record(kind, value).map_err(|reason| HandoverError::BadRecord { record: 0, reason })?;
+    let mut out = encode_tokens(&message.tokens, VERSION_RECORDS)?;
+    out.push(1);
+    out.push(kind);
+    // check_record bounds the length well inside a u16.
+    out.extend_from_slice(&(value.len() as u16).to_be_bytes());
+    out.extend_from_slice(value.as_bytes());
+    Ok(out)
+}
+
+/// Why a record of `kind` cannot carry `value`, or Ok.
+pub fn check_record(kind: u8, value: &str) -> Result<(), &'static str> {
+    if value.is_empty() {
+        return Err("empty value");
+    }
+    if value.len() > MAX_RECORD_LEN {
+        return Err("value longer than 256 bytes");
+    }
+    if !value.bytes().all(|b| (b' '..=b'~').contains(&b)) {
+        return Err("value not printable ASCII");
+    }
+    match kind {
+        RECORD_MOVED if !value.starts_with("KCM:") => Err("moved to a cache that is not KCM:"),
+        RECORD_MOVED | RECORD_NOT_MOVED => Ok(()),
+        _ => Err("unknown kind"),
+    }
+}
+
+fn encode_tokens(tokens: &[HandedToken], version: u8) -> Result<Vec<u8>, HandoverError> {
     let count = u16::try_from(tokens.len())
         .map_err(|_| HandoverError::TooManyTokens { count: tokens.len(), max: usize::from(u16::MAX) })?;
     let mut out = Vec::with_capacity(HEADER_LEN + tokens.len() * 64);
     out.extend_from_slice(&MAGIC);
-    out.push(VERSION);
+    out.push(version);
     out.extend_from_slice(&count.to_be_bytes());
     for (index, token) in tokens.iter().enumerate() {
         check_cell(&token.cell).map_err(|reason| HandoverError::BadCell { token: index, reason })?;
@@ -366,6 +476,12 @@ pub fn encode(tokens: &[HandedToken]) -> Result<Vec<u8>, HandoverError> {
 /// that are left, so it never allocates more than a small multiple of
 /// `bytes.len()` whatever the length fields say.
 pub fn parse(bytes: &[u8], limits: &Limits) -> Result<Vec<HandedToken>, HandoverError> {
+    parse_message(bytes, limits).map(|m| m.tokens)
+}
+
+/// The whole message in `bytes`, version 1 or 2, checked against `limits`
+/// (records are bounded by [`MAX_RECORDS`] and [`MAX_RECORD_LEN`]).
+pub fn parse_message(bytes: &[u8], limits: &Limits) -> Result<Message, HandoverError> {
     if bytes.is_empty() {
         return Err(HandoverError::Empty);
     }
@@ -380,7 +496,7 @@ pub fn parse(bytes: &[u8], limits: &Limits) -> Result<Vec<HandedToken>, Handover
     }
     input.take(MAGIC.len(), Field::Header)?;
     let version = input.take(1, Field::Header)?[0];
-    if version != VERSION {
+    if version != VERSION && version != VERSION_RECORDS {
         return Err(HandoverError::UnsupportedVersion(version));
     }
     let count = usize::from(input.u16(Field::Header)?);
@@ -398,10 +514,36 @@ pub fn parse(bytes: &[u8], limits: &Limits) -> Result<Vec<HandedToken>, Handover
         }
         tokens.push(token);
     }
+    input.token = None;
+    let ccache = if version == VERSION_RECORDS { Some(parse_records(&mut input)?) } else { None };
     if !input.rest.is_empty() {
         return Err(HandoverError::TrailingBytes(input.rest.len()));
     }
-    Ok(tokens)
+    Ok(Message { tokens, ccache })
+}
+
+/// The records of a version 2 message: today exactly one, the ccache report.
+fn parse_records(input: &mut Cursor<'_>) -> Result<CcacheReport, HandoverError> {
+    let count = usize::from(input.take(1, Field::RecordCount)?[0]);
+    if count == 0 {
+        return Err(HandoverError::BadRecord { record: 0, reason: "no records (write version 1)" });
+    }
+    if count > MAX_RECORDS {
+        return Err(HandoverError::BadRecord { record: MAX_RECORDS, reason: "more records than allowed" });
+    }
+    let kind = input.take(1, Field::Record)?[0];
+    let len = usize::from(input.u16(Field::Record)?);
+    if len == 0 || len > MAX_RECORD_LEN {
+        return Err(HandoverError::BadRecord { record: 0, reason: "value length out of range" });
+    }
+    let raw = input.take(len, Field::Record)?;
+    let value = std::str::from_utf8(raw)
+        .map_err(|_| HandoverError::BadRecord { record: 0, reason: "value not printable ASCII" })?;
+    check_record(kind, value).map_err(|reason| HandoverError::BadRecord { record: 0, reason })?;
+    Ok(match kind {
+        RECORD_MOVED => CcacheReport::Moved(value.to_owned()),
+        _ => CcacheReport::NotMoved(value.to_owned()),
+    })
 }
 
 fn parse_token(input: &mut Cursor<'_>, index: usize) -> Result<HandedToken, HandoverError> {
@@ -506,6 +648,11 @@ pub fn receive(reader: impl Read, limits: &Limits) -> Result<Vec<HandedToken>, H
     parse(&read_bounded(reader, limits.max_total)?, limits)
 }
 
+/// [`receive`] for a whole [`Message`].
+pub fn receive_message(reader: impl Read, limits: &Limits) -> Result<Message, HandoverError> {
+    parse_message(&read_bounded(reader, limits.max_total)?, limits)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -600,9 +747,9 @@ mod tests {
         );
         assert_eq!(parse(b"hello world", &limits()), Err(HandoverError::BadMagic));
         assert_eq!(parse(b"X", &limits()), Err(HandoverError::BadMagic));
-        let err = parse(b"PAGT\x02\x00\x00", &limits()).unwrap_err();
-        assert_eq!(err, HandoverError::UnsupportedVersion(2));
-        assert!(err.to_string().contains("version 2"), "{err}");
+        let err = parse(b"PAGT\x03\x00\x00", &limits()).unwrap_err();
+        assert_eq!(err, HandoverError::UnsupportedVersion(3));
+        assert!(err.to_string().contains("version 3"), "{err}");
         assert_eq!(
             parse(b"PAGT\x01\x00", &limits()),
             Err(HandoverError::Truncated { token: None, field: Field::Header })
@@ -636,6 +783,60 @@ mod tests {
             parse(&bytes[..second + 3], &limits()),
             Err(HandoverError::Truncated { token: Some(1), field: Field::Cell })
         );
+    }
+
+    #[test]
+    fn version_2_carries_one_ccache_record_after_the_tokens() {
+        let moved = Message { tokens: sample(), ccache: Some(CcacheReport::Moved("KCM:".into())) };
+        let bytes = encode_message(&moved).unwrap();
+        assert_eq!(bytes[4], VERSION_RECORDS);
+        assert!(bytes.ends_with(b"\x01\x01\x00\x04KCM:"), "{:?}", &bytes[bytes.len() - 8..]);
+        assert_eq!(parse_message(&bytes, &limits()).unwrap(), moved);
+        assert_eq!(receive_message(&bytes[..], &limits()).unwrap(), moved);
+        // Readers of tokens only take it too.
+        assert_eq!(parse(&bytes, &limits()).unwrap(), sample());
+        let not =
+            Message { tokens: vec![], ccache: Some(CcacheReport::NotMoved("No KCM server found".into())) };
+        let bytes = encode_message(&not).unwrap();
+        assert_eq!(bytes, b"PAGT\x02\x00\x00\x01\x02\x00\x13No KCM server found");
+        assert_eq!(parse_message(&bytes, &limits()).unwrap(), not);
+        // Without a report: version 1, as encode writes it.
+        let plain = Message { tokens: sample(), ccache: None };
+        assert_eq!(encode_message(&plain).unwrap(), encode(&sample()).unwrap());
+        // Truncated anywhere in the record: refused.
+        for len in HEADER_LEN..bytes.len() {
+            assert!(
+                matches!(parse_message(&bytes[..len], &limits()), Err(HandoverError::Truncated { .. })),
+                "{len}"
+            );
+        }
+    }
+
+    #[test]
+    fn bad_records_are_refused() {
+        let bad = |tail: &[u8]| {
+            let mut bytes = b"PAGT\x02\x00\x00".to_vec();
+            bytes.extend_from_slice(tail);
+            parse_message(&bytes, &limits())
+        };
+        let record = |reason| Err(HandoverError::BadRecord { record: 0, reason });
+        assert_eq!(bad(b"\x00"), record("no records (write version 1)"));
+        assert_eq!(
+            bad(b"\x02"),
+            Err(HandoverError::BadRecord { record: 1, reason: "more records than allowed" })
+        );
+        assert_eq!(bad(b"\x01\x03\x00\x01x"), record("unknown kind"));
+        assert_eq!(bad(b"\x01\x01\x00\x05FILE:"), record("moved to a cache that is not KCM:"));
+        assert_eq!(bad(b"\x01\x01\x00\x00"), record("value length out of range"));
+        assert_eq!(bad(b"\x01\x01\x01\x01"), record("value length out of range"));
+        assert_eq!(bad(b"\x01\x02\x00\x02a\n"), record("value not printable ASCII"));
+        assert_eq!(bad(b"\x01\x02\x00\x02\xc3\xa9"), record("value not printable ASCII"));
+        assert_eq!(bad(b"\x01\x02\x00\x01ax"), Err(HandoverError::TrailingBytes(1)));
+        // The writer refuses the same.
+        let m = |r| Message { tokens: vec![], ccache: Some(r) };
+        assert!(encode_message(&m(CcacheReport::Moved("FILE:/tmp/x".into()))).is_err());
+        assert!(encode_message(&m(CcacheReport::NotMoved("a".repeat(MAX_RECORD_LEN + 1)))).is_err());
+        assert!(encode_message(&m(CcacheReport::NotMoved(String::new()))).is_err());
     }
 
     #[test]

@@ -22,6 +22,7 @@ fn sh(script: &str, timeout: u64) -> Run {
         env: vec![("PATH".into(), "/usr/local/bin:/usr/bin:/bin".into())],
         timeout: Duration::from_secs(timeout),
         extra_fds: Vec::new(),
+        extra_groups: Vec::new(),
     }
 }
 
@@ -108,6 +109,17 @@ fn runs_as_the_user_as_pid_1_in_a_throwaway_keyring() {
         out(&lines),
         ["pid 1", "65534", "65534", "keyring;0;0;0f000000;_ses", "/", "/dev/null", "5", "0"]
     );
+}
+
+#[test]
+fn extra_groups_join_the_users_own() {
+    let (report, lines, _) = collect(&sh("id -G", 5), true);
+    assert_eq!(report.outcome, Outcome::Exited(0), "{lines:?}");
+    assert_eq!(out(&lines), ["65534"]);
+    let spec = Run { extra_groups: vec![70_123, 65534], ..sh("id -G", 5) };
+    let (report, lines, _) = collect(&spec, true);
+    assert_eq!(report.outcome, Outcome::Exited(0), "{lines:?}");
+    assert_eq!(out(&lines), ["65534 70123"]);
 }
 
 #[test]

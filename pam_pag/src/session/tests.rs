@@ -3,13 +3,12 @@
 use nix::errno::Errno;
 use pag::config::pam::{KeyringOwner, OnClose, OnKeyringUnavailable};
 use pag::sys::SysError;
-use pag::token::handover::HandedToken;
-use pag::token::handover::HandoverError;
+use pag::token::handover::{CcacheReport, HandedToken, HandoverError, Message};
 use pag::token::rxrpc::RxkadToken;
 use pag::token::Token;
 
 use super::*;
-use crate::kernel::PathInfo;
+use crate::kernel::{Handback, PathInfo};
 use crate::log::{Level, Lines};
 use crate::program::Report;
 
@@ -37,6 +36,11 @@ impl PamHandle for FakeHandle {
     }
     fn env_list(&self) -> Vec<(String, String)> {
         self.env.clone()
+    }
+    fn putenv(&mut self, name: &str, value: &str) -> Result<(), Code> {
+        self.env.retain(|(k, _)| k != name);
+        self.env.push((name.to_owned(), value.to_owned()));
+        Ok(())
     }
     fn state(&self) -> Option<SessionState> {
         self.state.clone()
@@ -66,12 +70,23 @@ struct FakeKernel {
     current_pag: Option<i32>,
     tag: Option<u32>,
     tag_conflicts: Vec<String>,
+    /// A program asked to move the tickets leaves /tmp/krb5cc_1000 behind.
+    source_left: bool,
+    /// /tmp/krb5cc_1000 is gone (a program asked to move it ran).
+    source_gone: bool,
 }
 
 /// What our aklog hands back for the site's cell.
 fn one_token() -> Handback {
     let rxkad = RxkadToken { expiry: 2_000_000_000, kvno: 256, session_key: [7; 8], ticket: vec![9; 100] };
-    Ok(vec![HandedToken { cell: "example.org".into(), principal: Some("alice@EXAMPLE.ORG".into()), rxkad }])
+    let tokens =
+        vec![HandedToken { cell: "example.org".into(), principal: Some("alice@EXAMPLE.ORG".into()), rxkad }];
+    Ok(Message { tokens, ccache: None })
+}
+
+/// What our aklog hands back after moving the tickets into KCM:.
+fn moved_to_kcm() -> Handback {
+    one_token().map(|m| Message { ccache: Some(CcacheReport::Moved("KCM:".into())), ..m })
 }
 
 impl Default for FakeKernel {
@@ -91,6 +106,8 @@ impl Default for FakeKernel {
             current_pag: None,
             tag: None,
             tag_conflicts: Vec::new(),
+            source_left: false,
+            source_gone: false,
         }
     }
 }
@@ -155,6 +172,9 @@ impl Kernel for FakeKernel {
     }
     fn lstat(&self, path: &std::path::Path) -> Result<PathInfo, String> {
         match path.to_str() {
+            Some("/tmp/krb5cc_1000") if self.source_gone => {
+                Err("No such file or directory (os error 2)".into())
+            }
             Some("/tmp/krb5cc_1000" | "/tmp/krb5cc_1000_x") => Ok(PathInfo { uid: 1000, symlink: false }),
             Some("/tmp/krb5cc_0") => Ok(PathInfo { uid: 0, symlink: false }),
             _ => Err("No such file or directory (os error 2)".into()),
@@ -168,6 +188,9 @@ impl Kernel for FakeKernel {
     ) -> (Report, Handback) {
         self.calls.push(format!("run {}", run.program));
         self.runs.push(run.clone());
+        if run.env.iter().any(|(k, _)| k == "PAG_MOVE_TO_KCM") && !self.source_left {
+            self.source_gone = true;
+        }
         for (s, l) in &self.output {
             relay(*s, l);
         }
@@ -533,7 +556,7 @@ fn token_failures_fail_only_when_required() {
             s.kernel.outcome = outcome.clone();
             s.kernel.output = vec![(Stream::Stderr, b"aklog: no ticket")];
             // A failed aklog hands back an empty message.
-            s.kernel.handback = || Ok(Vec::new());
+            s.kernel.handback = || Ok(Message::default());
             let code = s.call(Hook::OpenSession, &[]);
             assert_eq!(code, if required { pam::SESSION_ERR } else { pam::SUCCESS });
             let texts = s.texts();
@@ -722,4 +745,144 @@ fn an_unsafe_tag_range_gives_no_tag_and_says_why() {
         "{texts:#?}"
     );
     assert!(!texts.iter().any(|t| t.contains("no free tag gid")), "{texts:#?}");
+}
+
+/// A login with `kcm` on, a tag, and pam_krb5's FILE: cache in the PAM environment.
+fn kcm_login() -> Script {
+    let mut s = Script::new();
+    s.options.kcm = true;
+    s.options.tag_gids = Some(70_000..=70_099);
+    s.kernel.tag = Some(70_007);
+    s.kernel.handback = moved_to_kcm;
+    s.handle.env = vec![("KRB5CCNAME".into(), "FILE:/tmp/krb5cc_1000".into())];
+    s
+}
+
+fn krb5ccname(s: &Script) -> Option<String> {
+    s.handle.getenv("KRB5CCNAME")
+}
+
+fn asked_to_move(run: &Run) -> bool {
+    run.env.iter().any(|(k, v)| k == "PAG_MOVE_TO_KCM" && v == "1")
+}
+
+#[test]
+fn kcm_runs_the_program_with_the_tag_and_follows_its_reported_move() {
+    let mut s = kcm_login();
+    assert_eq!(s.call(Hook::OpenSession, &[]), pam::SUCCESS);
+    let run = &s.kernel.runs[0];
+    assert!(asked_to_move(run), "{:?}", run.env);
+    assert_eq!(run.extra_groups, [70_007]);
+    assert_eq!(run.env[0], ("KRB5CCNAME".into(), "FILE:/tmp/krb5cc_1000".into()));
+    assert_eq!(krb5ccname(&s).as_deref(), Some("KCM:"));
+    assert_eq!(
+        s.kernel.calls,
+        ["create owner=Root link=true", "group 70007", "run /bin/tokens", "store Some(777) example.org"]
+    );
+    assert!(
+        s.texts().contains(
+            &"pam_pag(sshd:session): user alice: kcm: moved the tickets from FILE:/tmp/krb5cc_1000 into KCM:; \
+              KRB5CCNAME=KCM:"
+                .to_owned()
+        ),
+        "{:#?}",
+        s.texts()
+    );
+    // A later refresh finds the tickets in KCM: and asks for nothing.
+    assert_eq!(s.call(Hook::Setcred(Cred::Refresh), &[]), pam::SUCCESS);
+    let again = &s.kernel.runs[1];
+    assert!(!asked_to_move(again) && again.extra_groups.is_empty());
+    assert_eq!(again.env[0], ("KRB5CCNAME".into(), "KCM:".into()));
+}
+
+#[test]
+fn without_kcm_nothing_is_asked_and_a_report_is_ignored() {
+    let mut s = kcm_login();
+    s.options.kcm = false;
+    assert_eq!(s.call(Hook::OpenSession, &[]), pam::SUCCESS);
+    let run = &s.kernel.runs[0];
+    assert!(!asked_to_move(run) && run.extra_groups.is_empty(), "{run:?}");
+    assert_eq!(krb5ccname(&s).as_deref(), Some("FILE:/tmp/krb5cc_1000"));
+    assert!(
+        s.texts().iter().any(|t| t.ends_with("reported on the ticket cache without being asked to; ignored")),
+        "{:#?}",
+        s.texts()
+    );
+}
+
+#[test]
+fn kcm_without_a_tag_moves_nothing_and_says_so() {
+    for no_tag in ["tag_gids unset", "none free"] {
+        let mut s = kcm_login();
+        if no_tag == "tag_gids unset" {
+            s.options.tag_gids = None;
+        } else {
+            s.kernel.tag = None;
+        }
+        assert_eq!(s.call(Hook::OpenSession, &[]), pam::SUCCESS);
+        let run = &s.kernel.runs[0];
+        assert!(!asked_to_move(run) && run.extra_groups.is_empty(), "{no_tag}: {run:?}");
+        assert_eq!(krb5ccname(&s).as_deref(), Some("FILE:/tmp/krb5cc_1000"), "{no_tag}");
+        let line =
+            "pam_pag(sshd:session): user alice: kcm: this login has no tag (tag_gids unset or none free), \
+                    so there is no login cache to move its tickets to; they stay in FILE:/tmp/krb5cc_1000";
+        assert!(s.texts().contains(&line.to_owned()), "{no_tag}: {:#?}", s.texts());
+    }
+}
+
+#[test]
+fn kcm_move_not_reported_or_failed_leaves_krb5ccname_with_one_line() {
+    type Case = (fn() -> Handback, &'static str);
+    let cases: [Case; 3] = [
+        (
+            one_token,
+            "kcm: /bin/tokens did not report moving the tickets into KCM: (a token program must understand \
+             PAG_MOVE_TO_KCM; see pam_pag(8)); they stay in FILE:/tmp/krb5cc_1000 and KRB5CCNAME is unchanged",
+        ),
+        (
+            || Ok(Message { tokens: vec![], ccache: Some(CcacheReport::NotMoved("No KCM server found".into())) }),
+            "kcm: /bin/tokens could not move the tickets into KCM: (No KCM server found); they stay in \
+             FILE:/tmp/krb5cc_1000 and KRB5CCNAME is unchanged",
+        ),
+        (
+            || Err(HandoverError::TrailingBytes(3)),
+            "kcm: /bin/tokens did not report moving the tickets into KCM: (a token program must understand \
+             PAG_MOVE_TO_KCM; see pam_pag(8)); they stay in FILE:/tmp/krb5cc_1000 and KRB5CCNAME is unchanged",
+        ),
+    ];
+    for (handback, line) in cases {
+        let mut s = kcm_login();
+        s.kernel.handback = handback;
+        s.kernel.source_left = true;
+        assert_eq!(s.call(Hook::OpenSession, &[]), pam::SUCCESS);
+        assert!(asked_to_move(&s.kernel.runs[0]));
+        assert_eq!(krb5ccname(&s).as_deref(), Some("FILE:/tmp/krb5cc_1000"));
+        let kcm_lines: Vec<String> = s.texts().into_iter().filter(|t| t.contains("kcm: ")).collect();
+        assert_eq!(kcm_lines, [format!("pam_pag(sshd:session): user alice: {line}")]);
+    }
+}
+
+#[test]
+fn a_reported_move_that_left_the_file_cache_behind_is_followed_and_flagged() {
+    let mut s = kcm_login();
+    s.kernel.source_left = true;
+    assert_eq!(s.call(Hook::OpenSession, &[]), pam::SUCCESS);
+    assert_eq!(krb5ccname(&s).as_deref(), Some("KCM:"));
+    assert!(
+        s.texts().iter().any(|t| t.ends_with(
+            "kcm: moved the tickets into KCM: and set KRB5CCNAME=KCM:, but /tmp/krb5cc_1000 is still there"
+        )),
+        "{:#?}",
+        s.texts()
+    );
+}
+
+#[test]
+fn kcm_with_the_tickets_in_kcm_already_asks_for_nothing() {
+    let mut s = kcm_login();
+    s.handle.env = vec![("KRB5CCNAME".into(), "KCM:".into())];
+    s.kernel.handback = one_token;
+    assert_eq!(s.call(Hook::OpenSession, &[]), pam::SUCCESS);
+    assert!(!asked_to_move(&s.kernel.runs[0]));
+    assert!(!s.texts().iter().any(|t| t.contains("kcm:")), "{:#?}", s.texts());
 }
