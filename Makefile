@@ -28,6 +28,7 @@
 PREFIX     ?= /usr/local
 DESTDIR    ?=
 BINDIR     ?= $(PREFIX)/bin
+SBINDIR    ?= $(PREFIX)/sbin
 LIBEXECDIR ?= $(PREFIX)/lib/pag/bin
 DATADIR    ?= $(PREFIX)/share
 MANDIR     ?= $(DATADIR)/man
@@ -35,6 +36,8 @@ DOCDIR     ?= $(DATADIR)/doc/pag
 SYSCONFDIR ?= /etc
 # pam-auth-update reads profiles from here only, whatever PREFIX is.
 PAMCONFIGS ?= /usr/share/pam-configs
+# systemd reads units from here; pag-kcm's are installed, never enabled.
+UNITDIR    ?= $(or $(shell pkg-config --variable=systemdsystemunitdir systemd 2>/dev/null),/lib/systemd/system)
 CARGO      ?= cargo
 STRIP      ?= strip
 FORCE      ?=
@@ -80,6 +83,12 @@ install:
 	@# aklog --renew's supervisor: internal, so no pag-* name.
 	install -s -m 0755 $(RELEASE)/aklog-renewer $(DESTDIR)$(LIBEXECDIR)/
 	install -s -m 0755 $(RELEASE)/$(ADMIN) $(DESTDIR)$(BINDIR)/$(ADMIN)
+	@# The KCM daemon and its units (`systemctl enable --now pag-kcm.socket`).
+	install -D -s -m 0755 $(RELEASE)/pag-kcm $(DESTDIR)$(SBINDIR)/pag-kcm
+	sed 's#/usr/sbin/pag-kcm#$(SBINDIR)/pag-kcm#' conf/systemd/pag-kcm.service >pag-kcm.service.tmp
+	install -D -m 0644 pag-kcm.service.tmp $(DESTDIR)$(UNITDIR)/pag-kcm.service
+	rm -f pag-kcm.service.tmp
+	install -D -m 0644 conf/systemd/pag-kcm.socket $(DESTDIR)$(UNITDIR)/pag-kcm.socket
 	@for b in $(BINARIES); do \
 	    ln -sfn $(LIBEXECDIR)/$$b $(DESTDIR)$(BINDIR)/pag-$$b; \
 	    echo "$(BINDIR)/pag-$$b -> $(LIBEXECDIR)/$$b"; \
@@ -110,6 +119,7 @@ install:
 	install -D -m 0644 man/pam_pag.toml.5 $(DESTDIR)$(MANDIR)/man5/pam_pag.toml.5
 	install -D -m 0644 man/$(ADMIN).8 $(DESTDIR)$(MANDIR)/man8/$(ADMIN).8
 	install -D -m 0644 man/pag-peer.7 $(DESTDIR)$(MANDIR)/man7/pag-peer.7
+	install -D -m 0644 man/pag-kcm.8 $(DESTDIR)$(MANDIR)/man8/pag-kcm.8
 	for page in $(BINARIES); do \
 	    install -D -m 0644 man/$$page.1 $(DESTDIR)$(MANDIR)/man1/pag-$$page.1; \
 	    if [ -L $(DESTDIR)$(BINDIR)/$$page ]; then ln -sfn pag-$$page.1 $(DESTDIR)$(MANDIR)/man1/$$page.1; fi; \
@@ -138,6 +148,8 @@ uninstall:
 	-rmdir $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(PREFIX)/lib/pag 2>/dev/null
 	rm -f $(DESTDIR)$(BINDIR)/$(ADMIN) $(DESTDIR)$(MANDIR)/man8/$(ADMIN).8 $(DESTDIR)$(MANDIR)/man7/pag-peer.7
 	rm -f $(DESTDIR)$(MANDIR)/man8/pam_pag.8 $(DESTDIR)$(MANDIR)/man5/pam_pag.toml.5
+	rm -f $(DESTDIR)$(SBINDIR)/pag-kcm $(DESTDIR)$(MANDIR)/man8/pag-kcm.8
+	rm -f $(DESTDIR)$(UNITDIR)/pag-kcm.service $(DESTDIR)$(UNITDIR)/pag-kcm.socket
 	rm -rf $(DESTDIR)$(DOCDIR)
 	@if cmp -s conf/pam_pag.toml $(DESTDIR)$(SYSCONFDIR)/security/pam_pag.toml; then \
 	    echo "rm $(DESTDIR)$(SYSCONFDIR)/security/pam_pag.toml"; rm -f $(DESTDIR)$(SYSCONFDIR)/security/pam_pag.toml; \

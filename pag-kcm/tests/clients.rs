@@ -163,3 +163,26 @@ fn the_shipped_systemd_units_verify() {
         .expect("systemd-analyze (package systemd)");
     assert!(out.status.success() && out.stderr.is_empty(), "{}", text(&out));
 }
+
+/// Past a bound nothing changes, the client says why in its own words
+/// ("Disk quota exceeded") and the daemon's log names the bound.
+#[test]
+fn a_bound_refuses_with_a_clear_error_and_a_log_line() {
+    let site = Site::start_with_config("[kcm]\nmax_caches = 2\n", &[]);
+    ok(&site.kinit("alice", &[]));
+    ok(&site.kinit("bob", &[]));
+    let out = site.kinit("alice", &["-c", "KCM:0:third"]);
+    assert!(!out.status.success(), "a third cache was made: {}", text(&out));
+    assert!(text(&out).contains("Disk quota exceeded"), "{}", text(&out));
+    assert!(
+        site.log().contains("refused: over max_caches = 2 (raise it in [kcm] of pam_pag.toml)"),
+        "{}",
+        site.log()
+    );
+    // The two caches are untouched.
+    let all = ok(&site.tool(&["klist", "-l"]));
+    assert!(
+        all.contains("alice@EXAMPLE.ORG") && all.contains("bob@EXAMPLE.ORG") && !all.contains("third"),
+        "{all}"
+    );
+}

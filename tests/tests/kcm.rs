@@ -172,11 +172,15 @@ fn two_logins_of_one_user_have_their_own_caches_and_nobody_else_sees_them() -> R
         std::thread::sleep(Duration::from_millis(50));
     }
     // Both logins hold a collection now; bob, in a login, sees nothing.
+    let alice_uid = k.ct.user("alice").uid;
     let bob =
         k.ct.ssh("bob")
             .key()
-            .run("klist -A; echo \"exit $?\"; klist 2>&1; KRB5CCNAME=KCM:1000 klist 2>&1")?;
+            .run(&format!("klist -A; echo \"exit $?\"; klist 2>&1; KRB5CCNAME=KCM:{alice_uid} klist 2>&1"))?;
     assert!(!bob.stdout.contains("alice@"), "bob sees alice's tickets: {bob:?}");
+    // Nor does root, through the socket: root has its own collections.
+    let root = k.ct.sh(&As::Root, &format!("klist -A; KRB5CCNAME=KCM:{alice_uid} klist 2>&1"))?;
+    assert!(!root.stdout.contains("alice@"), "root's klist shows alice's tickets: {root:?}");
     // A process of alice outside any login (no PAG, no tag): the per-uid caches.
     let outside = k.ct.sh(&As::User("alice".into()), &format!("klist 2>&1; {}; klist", kinit("alice")))?;
     assert!(

@@ -91,6 +91,11 @@ fn common_files(ct: &Container) -> String {
 fn the_package_installs_enables_pam_pag_gives_a_login_its_token_and_purges_clean() -> Result {
     let deb = package()?;
     let files = package_files(&deb)?;
+    for shipped in
+        ["/usr/sbin/pag-kcm", "/lib/systemd/system/pag-kcm.socket", "/lib/systemd/system/pag-kcm.service"]
+    {
+        assert!(files.iter().any(|f| f == shipped), "{shipped} not in the package: {files:?}");
+    }
     let (ct, kdc) = start(&deb)?;
     // A host without OpenAFS: hide the unpacked OpenAFS commands (whiteouts
     // in the /usr overlay), so the plain names are free.
@@ -220,6 +225,16 @@ fn make_install_only_copies_refuses_another_prefix_and_uninstall_removes_it_all(
     assert!(!file("/usr/bin/pag-aklog-renewer").exists());
     assert!(file("/usr/share/pam-configs/pag").is_file(), "{}", text(&installed));
     assert!(file("/etc/security/pam_pag.toml").is_file());
+    // The KCM daemon and its units, which name where it was installed.
+    assert!(file("/usr/sbin/pag-kcm").is_file(), "{}", text(&installed));
+    assert!(file("/usr/share/man/man8/pag-kcm.8").is_file());
+    let units = ["/lib/systemd/system", "/usr/lib/systemd/system"]
+        .into_iter()
+        .find(|d| file(&format!("{d}/pag-kcm.service")).is_file())
+        .unwrap_or_else(|| panic!("no pag-kcm.service: {}", text(&installed)));
+    let service = std::fs::read_to_string(file(&format!("{units}/pag-kcm.service"))).unwrap();
+    assert!(service.contains("ExecStart=/usr/sbin/pag-kcm\n"), "{service}");
+    assert!(file(&format!("{units}/pag-kcm.socket")).is_file());
     // An administrator's edit of the configuration survives uninstall.
     std::fs::write(file("/etc/security/pam_pag.toml"), "[pam]\ndebug = true\n")
         .map_err(|e| format!("{e}"))?;
