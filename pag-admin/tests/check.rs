@@ -351,3 +351,21 @@ fn tag_gids_overlapping_a_group_or_a_subgid_range_is_an_error() {
         "{text}"
     );
 }
+
+#[test]
+fn kcm_without_tags_is_a_warning_naming_why() {
+    let fx = fx();
+    let toml = std::fs::read_to_string(fx.path().join("pam_pag.toml")).unwrap();
+    fx.write("pam_pag.toml", &toml.replace("[pam]\n", "[pam]\nkcm = true\n"));
+    let text = fx.dir_text(&fx.check(&[]).stdout);
+    assert!(
+        text.lines().any(|l| l.starts_with("WARN  pam: ")
+            && l.contains("kcm = true, but no tag_gids")
+            && l.ends_with("the login's tickets stay where pam_krb5 put them")),
+        "{text}"
+    );
+    fx.write("pam_pag.toml", &toml.replace("[pam]\n", "[pam]\nkcm = true\ntag_gids = \"70000-70999\"\n"));
+    let text = fx.dir_text(&fx.check(&[]).stdout);
+    assert!(!text.contains("kcm = true, but"), "{text}");
+    assert!(text.contains("tickets moved into the login's KCM cache (kcm)"), "{text}");
+}

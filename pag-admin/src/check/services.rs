@@ -63,6 +63,14 @@ pub fn check(dir: &Path, file: &FileSettings, report: &mut Report) -> Vec<Progra
             let what = format!("{name} ({hook}, {})", line.place());
             if let Some(options) = resolve(name, line, file, &what, report) {
                 report.ok("pam", format!("{what}: {}", describe(&options)));
+                if let Some(why) = kcm_problem(&options) {
+                    report.warn(
+                        "pam",
+                        format!(
+                            "{what}: kcm = true, but {why}: the login's tickets stay where pam_krb5 put them"
+                        ),
+                    );
+                }
                 if !options.notokens {
                     match programs.iter_mut().find(|p| p.path == options.program) {
                         Some(p) => p.used_by.push(what.clone()),
@@ -177,6 +185,9 @@ fn describe(o: &Options) -> String {
         }
     }
     parts.push(format!("on_close {}", on_close(o.on_close)));
+    if o.kcm {
+        parts.push("tickets moved into the login's KCM cache (kcm)".to_owned());
+    }
     if o.ignore_root {
         parts.push("root ignored".to_owned());
     }
@@ -184,6 +195,19 @@ fn describe(o: &Options) -> String {
         parts.push(format!("uids below {} ignored", o.minimum_uid));
     }
     parts.join("; ")
+}
+
+/// Why `kcm` cannot move a login's tickets with these options, if it cannot.
+fn kcm_problem(o: &Options) -> Option<&'static str> {
+    if !o.kcm {
+        None
+    } else if o.notokens {
+        Some("no token program runs (notokens), and it is the program that moves them")
+    } else if o.tag_gids.is_none() {
+        Some("no tag_gids: without a tag there is no login for pag-kcm to file them under")
+    } else {
+        None
+    }
 }
 
 fn summary(o: &Options) -> serde_json::Value {
@@ -197,6 +221,7 @@ fn summary(o: &Options) -> serde_json::Value {
         "tokens_required": o.tokens_required,
         "ignore_root": o.ignore_root,
         "minimum_uid": o.minimum_uid,
+        "kcm": o.kcm,
     })
 }
 
