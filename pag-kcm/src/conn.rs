@@ -6,6 +6,9 @@ use std::io::{ErrorKind, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
 
+use pag::peer::wire::{self, HELLO_LEN, RESPONSE_LEN};
+use pag::peer::PendingChallenge;
+
 use crate::identity::Client;
 use crate::proto::frame::{self, FrameError, PREFIX};
 
@@ -18,8 +21,26 @@ pub enum Step {
     Waiting,
     /// A complete request body (prefix removed).
     Request(Vec<u8>),
+    /// The client sent the proof hello (first thing on the connection),
+    /// with this version.
+    Hello(u8),
+    /// The client's answer to the challenge.
+    Answer([u8; RESPONSE_LEN]),
     /// Close the connection: the peer closed, failed, or broke the framing.
     Close(Option<FrameError>),
+}
+
+/// What the bytes being read are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Expect {
+    /// A request's length prefix (or, first on the connection, a hello).
+    Prefix,
+    /// A request body of this length.
+    Body(usize),
+    /// The rest of a hello.
+    Hello,
+    /// The answer to the challenge sent.
+    Answer,
 }
 
 pub struct Conn {
@@ -27,8 +48,11 @@ pub struct Conn {
     pub client: Client,
     /// The request being read: its prefix, then its body.
     input: Vec<u8>,
-    /// The body length, once the prefix is in.
-    body: Option<usize>,
+    expect: Expect,
+    /// Nothing but a hello may have come yet (a hello is only the first thing).
+    fresh: bool,
+    /// The challenge sent after a hello, until its answer.
+    pub challenge: Option<PendingChallenge>,
     /// A reply not yet written in full, and how much of it was.
     output: Vec<u8>,
     written: usize,
@@ -44,7 +68,9 @@ impl Conn {
             stream,
             client,
             input: Vec::new(),
-            body: None,
+            expect: Expect::Prefix,
+            fresh: true,
+            challenge: None,
             output: Vec::new(),
             written: 0,
             last_activity: Instant::now(),
@@ -69,33 +95,69 @@ impl Conn {
     pub fn read(&mut self, max_body: usize) -> Step {
         let mut chunk = [0u8; CHUNK];
         loop {
-            let want = match self.body {
-                None => PREFIX - self.input.len(),
-                Some(len) => PREFIX + len - self.input.len(),
+            let total = match self.expect {
+                Expect::Prefix => PREFIX,
+                Expect::Body(len) => PREFIX + len,
+                Expect::Hello => HELLO_LEN,
+                Expect::Answer => RESPONSE_LEN,
             };
-            if want == 0 {
-                let body = self.input.split_off(PREFIX);
-                self.input.clear();
-                self.body = None;
-                return Step::Request(body);
+            if self.input.len() == total {
+                if let Some(step) = self.complete(max_body) {
+                    return step;
+                }
+                continue;
             }
-            match self.stream.read(&mut chunk[..want.min(CHUNK)]) {
+            match self.stream.read(&mut chunk[..(total - self.input.len()).min(CHUNK)]) {
                 Ok(0) => return Step::Close(None),
                 Ok(n) => {
                     self.last_activity = Instant::now();
                     self.busy_since.get_or_insert(self.last_activity);
                     self.input.extend_from_slice(&chunk[..n]);
-                    if self.body.is_none() && self.input.len() == PREFIX {
-                        let prefix = [self.input[0], self.input[1], self.input[2], self.input[3]];
-                        match frame::body_length(prefix, max_body) {
-                            Ok(len) => self.body = Some(len),
-                            Err(e) => return Step::Close(Some(e)),
-                        }
-                    }
                 }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => return Step::Waiting,
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
                 Err(_) => return Step::Close(None),
+            }
+        }
+    }
+
+    /// What the complete input means; `None`: read on (the body follows).
+    fn complete(&mut self, max_body: usize) -> Option<Step> {
+        match self.expect {
+            Expect::Prefix if self.fresh && wire::is_hello_magic(&self.input) => {
+                self.expect = Expect::Hello;
+                None
+            }
+            Expect::Prefix => {
+                let prefix = [self.input[0], self.input[1], self.input[2], self.input[3]];
+                match frame::body_length(prefix, max_body) {
+                    Ok(len) => {
+                        self.expect = Expect::Body(len);
+                        None
+                    }
+                    Err(e) => Some(Step::Close(Some(e))),
+                }
+            }
+            Expect::Body(_) => {
+                self.fresh = false;
+                let body = self.input.split_off(PREFIX);
+                self.input.clear();
+                self.expect = Expect::Prefix;
+                Some(Step::Request(body))
+            }
+            Expect::Hello => {
+                self.fresh = false;
+                let version = self.input[4];
+                self.input.clear();
+                self.expect = Expect::Answer;
+                Some(Step::Hello(version))
+            }
+            Expect::Answer => {
+                let mut answer = [0u8; RESPONSE_LEN];
+                answer.copy_from_slice(&self.input);
+                self.input.clear();
+                self.expect = Expect::Prefix;
+                Some(Step::Answer(answer))
             }
         }
     }
@@ -124,7 +186,10 @@ impl Conn {
         // Done: the buffer goes (a reply may have held credentials).
         self.output = Vec::new();
         self.written = 0;
-        self.busy_since = if self.input.is_empty() { None } else { self.busy_since };
+        // Still busy while a request is part-read or a challenge unanswered.
+        if self.input.is_empty() && self.expect == Expect::Prefix {
+            self.busy_since = None;
+        }
         true
     }
 }

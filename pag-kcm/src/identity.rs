@@ -75,6 +75,24 @@ impl Identifier {
         }
     }
 
+    /// The collection a client that took part in the challenge gets: its
+    /// proved login PAG's. `Err`: why the proof does not name one (the
+    /// client keeps what its tag gave it).
+    pub fn proved_scope(&self, peer: &pag::peer::Peer) -> Result<Scope, String> {
+        let (true, Some(pag)) = (peer.proved, peer.pag) else {
+            return Err(peer.note.clone().unwrap_or_else(|| "not proved".into()));
+        };
+        if !peer.official {
+            return Err(format!("PAG {pag} is the user's own (pagsh), not a login's"));
+        }
+        match pag::group::recognise(KeySerial(pag)) {
+            Ok(Some(p)) if p.is_official() && p.user() == Some(peer.uid) => {
+                Ok(Scope::Login { pag, generation: Generation::Marker(p.marker().0) })
+            }
+            _ => Err(format!("PAG {pag} is not a login of uid {}", peer.uid)),
+        }
+    }
+
     /// Whether the login collection `key` names is still a live login.
     pub fn still_live(&self, key: &Key) -> bool {
         let Scope::Login { pag, generation } = key.scope else { return true };

@@ -247,6 +247,8 @@ impl Server {
                 return false;
             }
             Step::Request(body) => body,
+            Step::Hello(version) => return self.challenge(i, version),
+            Step::Answer(answer) => return self.judge(i, &answer),
         };
         let key = conn.client.key;
         let request = match frame::parse_request(&body) {
@@ -279,6 +281,56 @@ impl Server {
         }
         let reply = frame::reply(answer.code, &answer.payload);
         self.conns[i].reply(reply)
+    }
+
+    /// A client offered to prove its PAG: send the challenge.
+    fn challenge(&mut self, i: usize, version: u8) -> bool {
+        let who = self.conns[i].client.key;
+        if version != pag::peer::wire::VERSION {
+            self.log.say(&format!(
+                "{who}: proof hello version {version}, this daemon speaks 1; connection closed"
+            ));
+            return false;
+        }
+        match pag::peer::PendingChallenge::start() {
+            Ok((pending, message)) => {
+                let conn = &mut self.conns[i];
+                conn.challenge = Some(pending);
+                conn.reply(message.to_vec())
+            }
+            Err(e) => {
+                self.log.say(&format!("{who}: cannot make a challenge: {e}; connection closed"));
+                false
+            }
+        }
+    }
+
+    /// The answer to the challenge: a proved login PAG of the client's uid
+    /// decides its collection, over the tag.
+    fn judge(&mut self, i: usize, answer: &[u8; pag::peer::wire::RESPONSE_LEN]) -> bool {
+        let conn = &mut self.conns[i];
+        let Some(pending) = conn.challenge.take() else { return false };
+        let client = &mut conn.client;
+        let mut peer = pag::peer::Peer { uid: client.key.uid, pid: client.pid, ..Default::default() };
+        let result = pending.finish(answer, &mut peer);
+        let before = client.key;
+        let note = match result {
+            Err(e) => Some(format!("checking its proof: {e}")),
+            Ok(()) => match self.settings.identifier.proved_scope(&peer) {
+                Ok(scope) => {
+                    client.key.scope = scope;
+                    None
+                }
+                Err(why) => Some(why),
+            },
+        };
+        let key = client.key;
+        if let Some(why) = note {
+            self.log.say(&format!("{before} pid {}: no proof ({why}); it keeps {key}", peer.pid));
+        } else {
+            self.log.trace(&format!("uid={} pid={} proved {key}", key.uid, peer.pid));
+        }
+        true
     }
 
     /// Drop the collections of logins that have ended, and close their

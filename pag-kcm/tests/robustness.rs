@@ -179,3 +179,42 @@ fn two_hundred_clients_at_once_are_all_served() {
     eprintln!("200 concurrent klist runs beside 200 open connections: {took:?}");
     drop(held);
 }
+
+/// The proof hello from a process in no login's PAG: the proof names no
+/// login, the client keeps its uid's collection, and KCM goes on on the
+/// same connection. A hello later than first, or of another version, is
+/// not taken for one.
+#[test]
+fn a_proof_of_no_login_keeps_the_uid_collection_and_the_connection() {
+    let site = Site::start(&[]);
+    ok(&site.kinit("alice", &[]));
+    let mut s = connect(&site);
+    pag::peer::prove_with_hello(&s, Duration::from_secs(5)).expect("take part in the challenge");
+    // GET_DEFAULT_CACHE then GET_PRINCIPAL on the same connection: root's own collection.
+    s.write_all(&frame(&[2, 0, 0, 20])).unwrap();
+    let mut head = [0u8; 12];
+    s.read_exact(&mut head).unwrap();
+    assert_eq!(&head[8..12], &[0, 0, 0, 0]);
+    let mut name = vec![0u8; u32::from_be_bytes(head[..4].try_into().unwrap()) as usize - 4];
+    s.read_exact(&mut name).unwrap();
+    assert_eq!(name, b"0\0");
+    let mut request = vec![2, 0, 0, 8];
+    request.extend_from_slice(&name);
+    s.write_all(&frame(&request)).unwrap();
+    s.read_exact(&mut head).unwrap();
+    assert_eq!(i32::from_be_bytes(head[8..12].try_into().unwrap()), 0, "alice's cache is not there");
+    let log = site.log();
+    assert!(log.contains("no proof ("), "{log}");
+
+    // "PAGH" after a request is a 1.3 GB length: closed.
+    let mut s = connect(&site);
+    s.write_all(&frame(&[2, 0, 0, 20])).unwrap();
+    let mut reply = [0u8; 14];
+    s.read_exact(&mut reply).unwrap();
+    s.write_all(&pag::peer::wire::HELLO).unwrap();
+    assert!(closed(&mut s));
+    // A hello of another version: closed.
+    let mut s = connect(&site);
+    s.write_all(b"PAGH\x07").unwrap();
+    assert!(closed(&mut s));
+}

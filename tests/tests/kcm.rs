@@ -300,3 +300,31 @@ fn a_thousand_sequential_logins_leave_no_cache_behind() -> Result {
     assert!(after < before + 2048, "pag-kcm's RSS grew from {before} kB to {after} kB over {n} logins");
     k.finish()
 }
+
+/// A client that proves its PAG (the hello; libkrb5 never sends it) gets
+/// its login's collection even where logins have no tags: what one login
+/// files that way, another login of the user does not see, nor does any
+/// client that proves nothing.
+#[test]
+fn a_client_proving_its_login_gets_that_logins_collection_without_tags() -> Result {
+    let mut k = Kcm::start()?;
+    // No tags: only a proof tells the two logins apart.
+    k.ct.write_file("/etc/security/pam_pag.toml", "[pam]\nnotokens = true\n", 0o644)?;
+    k.stop_daemon()?;
+    k.start_daemon()?;
+    let client = pag_tests::container::built_binary("kcm-proof-client")?.display().to_string();
+    let sock = "/var/run/.heim_org.h5l.kcm-socket";
+    let a = k.ct.ssh("alice").key().run(&format!(
+        "{client} --hello {sock} init proved alice@EXAMPLE.ORG && echo '--- a'; {client} --hello {sock} list; \
+         echo '--- plain'; {client} {sock} list"
+    ))?;
+    a.assert_success();
+    assert!(a.stderr.contains("proved keyring"), "{a:?}");
+    assert_eq!(section(&a.stdout, "a").trim(), "alice@EXAMPLE.ORG", "{a:?}");
+    assert_eq!(section(&a.stdout, "plain").trim(), "", "an unproved client saw the login's cache: {a:?}");
+    let b = k.ct.ssh("alice").key().run(&format!("{client} --hello {sock} list; echo '--- end'"))?;
+    b.assert_success();
+    assert_eq!(b.stdout.trim(), "--- end", "another login saw it: {b:?}");
+    assert!(k.log().contains("proved uid"), "{}", k.log());
+    k.finish()
+}

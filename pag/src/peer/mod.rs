@@ -128,11 +128,11 @@ impl Drop for ChallengeKey {
 }
 
 fn challenge(stream: &UnixStream, timeout: Duration, peer: &mut Peer) -> Result<()> {
-    let key = ChallengeKey::new()?;
+    let (pending, message) = PendingChallenge::start()?;
     let mut stream = Bounded::new(stream, timeout);
     // A peer that sends something and hangs up may have closed before the
     // challenge arrives (EPIPE): what it sent still says what it is.
-    let sent = stream.write_all(&wire::challenge(key.0));
+    let sent = stream.write_all(&message);
     let mut answer = [0u8; wire::RESPONSE_LEN];
     if let Err(e) = stream.read_exact(&mut answer) {
         let closed =
@@ -148,19 +148,43 @@ fn challenge(stream: &UnixStream, timeout: Duration, peer: &mut Peer) -> Result<
         });
         return Ok(());
     }
-    let keyring = match wire::parse_response(&answer) {
-        Ok(Response::Linked(keyring)) => keyring,
-        Ok(Response::Declined(errno)) => {
-            peer.note =
-                Some(format!("the peer could not link the challenge: {}", Errno::from_raw(errno).desc()));
-            return Ok(());
-        }
-        Err(e) => {
-            peer.note = Some(format!("the answer is not a proof: {e}"));
-            return Ok(());
-        }
-    };
-    check_proof(key.0, keyring, peer)
+    pending.finish(&answer, peer)
+}
+
+/// A challenge sent and not yet answered, for a daemon that cannot block
+/// on one client (a poll loop): [`PendingChallenge::start`] makes the key
+/// and the message to send; [`PendingChallenge::finish`] judges the answer
+/// once its [`wire::RESPONSE_LEN`] bytes have arrived. Dropping it
+/// invalidates the key.
+pub struct PendingChallenge {
+    key: ChallengeKey,
+}
+
+impl PendingChallenge {
+    /// A fresh challenge and the bytes to send the peer.
+    pub fn start() -> Result<(Self, [u8; wire::CHALLENGE_LEN])> {
+        let key = ChallengeKey::new()?;
+        let message = wire::challenge(key.0);
+        Ok((PendingChallenge { key }, message))
+    }
+
+    /// Judge the peer's answer: fills `peer`'s `proved`, `pag`, `official`
+    /// and `note` as [`identify`] does.
+    pub fn finish(self, answer: &[u8; wire::RESPONSE_LEN], peer: &mut Peer) -> Result<()> {
+        let keyring = match wire::parse_response(answer) {
+            Ok(Response::Linked(keyring)) => keyring,
+            Ok(Response::Declined(errno)) => {
+                peer.note =
+                    Some(format!("the peer could not link the challenge: {}", Errno::from_raw(errno).desc()));
+                return Ok(());
+            }
+            Err(e) => {
+                peer.note = Some(format!("the answer is not a proof: {e}"));
+                return Ok(());
+            }
+        };
+        check_proof(self.key.0, keyring, peer)
+    }
 }
 
 /// The peer says it linked `key` into `keyring`: see that it did, and what
@@ -236,6 +260,16 @@ impl std::fmt::Display for ProveError {
 }
 
 impl std::error::Error for ProveError {}
+
+/// Send the hello on `stream`, then take part in the challenge that answers
+/// it (the client side, for daemons whose protocol has the client speak
+/// first, such as pag-kcm).
+pub fn prove_with_hello(stream: &UnixStream, timeout: Duration) -> std::result::Result<Proof, ProveError> {
+    Bounded::new(stream, timeout)
+        .write_all(&wire::HELLO)
+        .map_err(|e| ProveError::Io(format!("sending the hello: {}", describe_io(&e))))?;
+    prove(stream, timeout)
+}
 
 /// Take part in the daemon's challenge on `stream` (the client side): read
 /// it, link its key into this thread's session keyring, answer.

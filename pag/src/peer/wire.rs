@@ -8,7 +8,13 @@
 //! response,  client -> daemon (10 bytes): "PAGR"  version=1  u8 status  i32 keyring serial
 //!     status 0: linked; the serial is the client's session keyring
 //!     status 1: declined; the serial is the errno of the failed link (or 0)
+//! hello,     client -> daemon (5 bytes):  "PAGH"  version=1
 //! ```
+//!
+//! The hello is for daemons whose own protocol has the client speak first
+//! (pag-kcm's KCM): a client that wants to prove its PAG sends it before
+//! anything else, and the daemon answers with the challenge. "PAGH" read as
+//! a big-endian length is over a gigabyte, so it cannot begin a KCM request.
 
 use crate::sys::KeySerial;
 
@@ -52,6 +58,16 @@ impl std::fmt::Display for WireError {
             WireError::BadStatus(s) => write!(f, "unknown response status {s}"),
         }
     }
+}
+
+/// Size of a hello.
+pub const HELLO_LEN: usize = 5;
+/// The hello.
+pub const HELLO: [u8; HELLO_LEN] = *b"PAGH\x01";
+
+/// Whether `bytes` begin a hello (the magic, whatever the version).
+pub fn is_hello_magic(bytes: &[u8]) -> bool {
+    bytes.len() >= 4 && &bytes[..4] == b"PAGH"
 }
 
 /// The challenge naming `key`.
