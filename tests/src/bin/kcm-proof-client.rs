@@ -35,7 +35,7 @@ fn show_principal(bytes: &[u8]) -> String {
         v as usize
     };
     let n = u32_at(&mut at);
-    let mut data = |at: &mut usize| {
+    let data = |at: &mut usize| {
         let len = u32_at(at);
         let s = String::from_utf8_lossy(&bytes[*at..*at + len]).into_owned();
         *at += len;
