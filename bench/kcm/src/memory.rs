@@ -14,6 +14,7 @@
 //! Both daemons are filled at once (two shells), from the same KDC.
 
 use std::process::Stdio;
+use std::time::{Duration, Instant};
 
 use pag_tests::container::{shell_quote, As};
 
@@ -45,7 +46,10 @@ pub struct Measured {
     pub name: &'static str,
     pub before: Rss,
     pub after: Rss,
+    pub stored_before: Stored,
     pub stored: Stored,
+    /// Wall time of the fill (both fills run at once, against one KDC).
+    pub fill: Duration,
 }
 
 impl Measured {
@@ -101,9 +105,10 @@ fn fill_script(backend: &Backend, logins: usize) -> String {
 pub fn measure(site: &Site, logins: usize) -> Result<Vec<Measured>, String> {
     let daemons = [(PAG, PAG_STATE_DIR), (SSSD, SSSD_STATE_DIR)];
     let mut before = Vec::new();
-    for (name, _) in daemons {
-        before.push(rss(site, site.backend(name).daemon_pid.expect("a daemon"))?);
+    for (name, dir) in daemons {
+        before.push((rss(site, site.backend(name).daemon_pid.expect("a daemon"))?, stored(site, dir)?));
     }
+    let started = Instant::now();
     let mut children = Vec::new();
     for (name, _) in daemons {
         let script = fill_script(site.backend(name), logins);
@@ -117,8 +122,10 @@ pub fn measure(site: &Site, logins: usize) -> Result<Vec<Measured>, String> {
             .map_err(|e| format!("filling {name}: {e}"))?;
         children.push((name, child));
     }
+    let mut fills = Vec::new();
     for (name, child) in children {
         let out = child.wait_with_output().map_err(|e| format!("filling {name}: {e}"))?;
+        fills.push(started.elapsed());
         let stdout = String::from_utf8_lossy(&out.stdout);
         if !out.status.success() || !stdout.contains(&format!("{SERVICE}@")) {
             return Err(format!(
@@ -129,9 +136,9 @@ pub fn measure(site: &Site, logins: usize) -> Result<Vec<Measured>, String> {
         }
     }
     let mut measured = Vec::new();
-    for ((name, dir), before) in daemons.into_iter().zip(before) {
+    for (((name, dir), (before, stored_before)), fill) in daemons.into_iter().zip(before).zip(fills) {
         let after = rss(site, site.backend(name).daemon_pid.expect("a daemon"))?;
-        measured.push(Measured { name, before, after, stored: stored(site, dir)? });
+        measured.push(Measured { name, before, after, stored_before, stored: stored(site, dir)?, fill });
     }
     Ok(measured)
 }

@@ -82,7 +82,7 @@ pub fn print_memory(measured: &[Measured], logins: usize) {
     println!();
     println!(
         "| daemon | VmRSS before kB | VmRSS after kB | kB per login (VmRSS) | kB per login (RssAnon) | \
-         kB per login (RssFile) | state | files | bytes | kB allocated | bytes per login |"
+         kB per login (RssFile) | state | files | bytes | kB allocated | bytes per login (growth / N) |"
     );
     println!("|---|---|---|---|---|---|---|---|---|---|---|");
     for m in measured {
@@ -99,9 +99,13 @@ pub fn print_memory(measured: &[Measured], logins: usize) {
             m.stored.files,
             m.stored.bytes,
             m.stored.allocated_kb,
-            m.stored.bytes as f64 / (logins + 1) as f64
+            (m.stored.bytes as f64 - m.stored_before.bytes as f64) / logins as f64
         );
     }
+    let fills: Vec<String> =
+        measured.iter().map(|m| format!("{} {:.1} s", m.name, m.fill.as_secs_f64())).collect();
+    println!();
+    println!("Filling took (both at once, one KDC): {}", fills.join(", "));
 }
 
 pub fn print_verdict(samples: &[Sample]) {
