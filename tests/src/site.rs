@@ -54,6 +54,15 @@ impl Built {
     }
 }
 
+/// The shipped `conf/pam.d/SERVICE` stack with pam_pag.so pointing at the
+/// built module (its options come from pam_pag.toml: the shipped stacks
+/// carry no arguments).
+pub fn shipped_stack(built: &Built, service: &str) -> PamStack {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../conf/pam.d").join(service);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    PamStack::from_text(&text).replace_module("pam_pag.so", &built.pam_pag.display().to_string())
+}
+
 /// The sshd stack of a Kerberos site: password through pam_krb5 (which
 /// leaves KRB5CCNAME in the PAM environment), pam_unix as the fallback and
 /// for accounts, then pam_pag (with `pag_args`) making the PAG and running

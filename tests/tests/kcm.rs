@@ -6,7 +6,7 @@
 
 use std::time::{Duration, Instant};
 
-use pag_tests::container::{As, Background, Container, PamStack, User};
+use pag_tests::container::{As, Background, Container, User};
 use pag_tests::kdc::Kdc;
 use pag_tests::site::{self, Built};
 
@@ -16,12 +16,6 @@ const RANGE: &str = "70000-70999";
 const PW: &str = "kcm-pw";
 const SVC: &str = "host/svc.example.org";
 const STATE: &str = "/run/pag-kcm";
-
-fn shipped_sshd(built: &Built) -> PamStack {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../conf/pam.d/sshd");
-    let text = std::fs::read_to_string(&path).unwrap();
-    PamStack::from_text(&text).replace_module("pam_pag.so", &built.pam_pag.display().to_string())
-}
 
 struct Kcm {
     ct: Container,
@@ -36,7 +30,7 @@ impl Kcm {
         let built = Built::find()?;
         let ct = Container::builder()
             .debian_pam()
-            .pam("sshd", shipped_sshd(&built))
+            .pam("sshd", site::shipped_stack(&built, "sshd"))
             .pam("kcm-login", site::pag_stack(&built, ""))
             .file(
                 "/etc/security/pam_pag.toml",

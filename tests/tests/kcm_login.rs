@@ -8,7 +8,7 @@
 
 use std::time::{Duration, Instant};
 
-use pag_tests::container::{As, Background, Container, PamStack, User};
+use pag_tests::container::{Container, PamStack, User};
 use pag_tests::kdc::Kdc;
 use pag_tests::site::{self, Built, REALM};
 use pag_tests::syslog::Capture;
@@ -52,25 +52,6 @@ impl Site {
         let kdc = site::start_kdc(&ct)?;
         site::add_user(&kdc, "alice", KRB_PASSWORD)?;
         Ok(Self { built, log, kdc: Some(kdc), ct })
-    }
-
-    /// pag-kcm with its defaults (socket, state, registry, config), checking
-    /// PAG liveness every second; returns once it accepts connections.
-    fn start_daemon(&self) -> Result<Background> {
-        let daemon = pag_tests::container::built_binary("pag-kcm")?;
-        let run = self.ct.sh_background(&As::Root, &format!("exec {} --gc-interval 1", daemon.display()))?;
-        let socket = self
-            .ct
-            .host_path(SOCKET)
-            .ok_or_else(|| "the socket is not in the container's /run".to_owned())?;
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !socket.exists() {
-            if Instant::now() >= deadline {
-                return Err(format!("pag-kcm did not create {SOCKET}: {:?}", run.wait(Duration::ZERO)).into());
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        Ok(run)
     }
 
     /// Wait until a line containing `needle` was logged; return it.
@@ -132,7 +113,8 @@ fn kcm_moves_each_logins_tickets_into_its_own_kcm_cache_and_keeps_them_without_a
         "{line}"
     );
 
-    let daemon = site.start_daemon()?;
+    // On MIT's default socket, where the login's libkrb5 looks.
+    let daemon = pag_tests::kcm::start_pag_kcm(&site.ct, SOCKET, &[])?;
     let aklog = site.built.aklog.display().to_string();
     let tokens = site.built.tokens();
     let unlog = site.built.unlog.display().to_string();
@@ -157,7 +139,7 @@ fn kcm_moves_each_logins_tickets_into_its_own_kcm_cache_and_keeps_them_without_a
         "echo ccache=$KRB5CCNAME; klist; kdestroy; klist; echo klist-after-kdestroy=$?; touch /tmp/b-done",
     )?;
     let a = a.wait(Duration::from_secs(20))?;
-    drop(daemon);
+    daemon.stop(&site.ct)?;
     a.assert_success();
     b.assert_success();
     let (a_login, rest) = a.stdout.split_once("---\n").unwrap_or_else(|| panic!("{a:?}"));

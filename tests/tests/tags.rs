@@ -5,20 +5,14 @@
 //! concurrent logins of one user prove two different official PAGs, each
 //! with its own tag. Needs root.
 
-use pag_tests::container::{As, Container, PamStack, User};
-use pag_tests::site::Built;
+use pag_tests::container::{As, Container, User};
+use pag_tests::site::{self, Built};
 
 type Result<T = ()> = pag_tests::container::Result<T>;
 
 const RANGE: &str = "70000-70099";
 /// Where `pag peer serve` listens inside the container.
 const SOCKET: &str = "/run/peer.sock";
-
-fn shipped_sshd(built: &Built) -> PamStack {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../conf/pam.d/sshd");
-    let text = std::fs::read_to_string(&path).unwrap();
-    PamStack::from_text(&text).replace_module("pam_pag.so", &built.pam_pag.display().to_string())
-}
 
 /// What one login printed: its groups, its PAG serial, its marker.
 struct Login {
@@ -48,7 +42,7 @@ fn two_ssh_logins_get_their_own_tags_through_initgroups_and_each_proves_its_pag_
     let built = Built::find()?;
     let ct = Container::builder()
         .debian_pam()
-        .pam("sshd", shipped_sshd(&built))
+        .pam("sshd", site::shipped_stack(&built, "sshd"))
         .file(
             "/etc/security/pam_pag.toml",
             &format!("[pam]\nnotokens = true\ntag_gids = \"{RANGE}\"\n"),
