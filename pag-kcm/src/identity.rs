@@ -30,8 +30,25 @@ pub struct Identifier {
 pub struct Client {
     pub key: Key,
     pub pid: i32,
-    /// Why a tag the client carries was not used (for the log).
-    pub note: Option<String>,
+    /// Why a tag the client carries was not used.
+    pub note: Option<Note>,
+}
+
+/// Why a tag was not used: routine (a login that has ended, whose leftover
+/// processes keep its tag; said with --trace) or odd (a tag of another uid,
+/// a registry naming a keyring that is not the login's; always logged).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Note {
+    pub text: String,
+    pub odd: bool,
+}
+
+fn routine(text: String) -> Option<Note> {
+    Some(Note { text, odd: false })
+}
+
+fn odd(text: String) -> Option<Note> {
+    Some(Note { text, odd: true })
 }
 
 impl Identifier {
@@ -48,19 +65,22 @@ impl Identifier {
     }
 
     /// The login `tag` names for `uid`, or the per-uid scope and why not.
-    pub fn login_scope(&self, uid: u32, tag: u32) -> (Scope, Option<String>) {
+    pub fn login_scope(&self, uid: u32, tag: u32) -> (Scope, Option<Note>) {
         let Some((registered, stamp)) = self.registry.lookup_stamped(tag) else {
-            return (Scope::Uid, Some(format!("tag {tag} is not in the registry")));
+            return (Scope::Uid, odd(format!("tag {tag} is not in the registry")));
         };
         if registered.uid != uid {
             return (
                 Scope::Uid,
-                Some(format!("tag {tag} was handed to uid {}, not this uid", registered.uid)),
+                odd(format!("tag {tag} was handed to uid {}, not this uid", registered.uid)),
             );
         }
         let serial = KeySerial(registered.pag);
         if pag_state(serial) != PagState::Live {
-            return (Scope::Uid, Some(format!("the login of tag {tag} (PAG {}) has ended", registered.pag)));
+            return (
+                Scope::Uid,
+                routine(format!("the login of tag {tag} (PAG {}) has ended", registered.pag)),
+            );
         }
         match pag::group::recognise(serial) {
             Ok(Some(p)) if p.is_official() && p.user() == Some(uid) && p.tag() == Some(tag) => {
@@ -71,7 +91,7 @@ impl Identifier {
             _ if matches!(sys::describe(serial), Err(e) if e.errno == Errno::EACCES) => {
                 (Scope::Login { pag: registered.pag, generation: Generation::Registered(stamp) }, None)
             }
-            _ => (Scope::Uid, Some(format!("PAG {} of tag {tag} is not that login's PAG", registered.pag))),
+            _ => (Scope::Uid, odd(format!("PAG {} of tag {tag} is not that login's PAG", registered.pag))),
         }
     }
 

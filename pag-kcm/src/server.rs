@@ -207,10 +207,15 @@ impl Server {
                 continue;
             }
             if let Some(note) = &client.note {
-                self.log.say(&format!(
-                    "uid {} pid {}: {note}; it gets the per-uid caches",
-                    client.key.uid, client.pid
-                ));
+                let line = format!(
+                    "uid {} pid {}: {}; it gets the per-uid caches",
+                    client.key.uid, client.pid, note.text
+                );
+                if note.odd {
+                    self.log.say(&line);
+                } else {
+                    self.log.trace(&line);
+                }
             }
             *self.per_uid.entry(client.key.uid).or_default() += 1;
             self.conns.push(Conn::new(stream, client));
