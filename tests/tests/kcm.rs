@@ -322,3 +322,36 @@ fn a_client_proving_its_login_gets_that_logins_collection_without_tags() -> Resu
     assert!(k.log().contains("proved uid"), "{}", k.log());
     k.finish()
 }
+
+/// With `keyring_owner = "user"` root may not look inside a login's PAG;
+/// the tag registry's record still tells the logins apart, and the end of
+/// the login still drops its caches.
+#[test]
+fn logins_whose_pag_the_user_owns_are_kept_apart_too() -> Result {
+    let mut k = Kcm::start()?;
+    k.ct.write_file(
+        "/etc/security/pam_pag.toml",
+        &format!("[pam]\nnotokens = true\ntag_gids = \"{RANGE}\"\nkeyring_owner = \"user\"\n"),
+        0o644,
+    )?;
+    let ready = k.flag();
+    let a = k.ct.ssh("alice").key().spawn(&format!("{}; klist; touch {ready}; sleep 2", kinit("alice")))?;
+    let until = Instant::now() + Duration::from_secs(20);
+    while !k.ct.host_path(&ready).unwrap().exists() {
+        assert!(Instant::now() < until, "login A did not get through: {}", k.log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let b = k.ct.ssh("alice").key().run("klist 2>&1; echo \"exit $?\"")?;
+    assert!(b.stdout.contains("not found") && b.stdout.contains("exit 1"), "B saw A's tickets: {b:?}");
+    // A's collection, while A is logged in, is filed by the registry's record.
+    let logins: Vec<String> = k.state().into_iter().filter(|f| f.contains("-pag")).collect();
+    assert!(logins.len() == 1 && logins[0].contains("-r"), "{logins:?}");
+    let a = a.wait(Duration::from_secs(20))?;
+    assert!(a.stdout.contains("Default principal: alice@EXAMPLE.ORG"), "{a:?}");
+    let until = Instant::now() + Duration::from_secs(10);
+    while k.state().iter().any(|f| f.contains("-pag")) {
+        assert!(Instant::now() < until, "A's caches outlived it: {:?}", k.state());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    k.finish()
+}
