@@ -84,7 +84,8 @@ impl Server {
         }
     }
 
-    /// Serve until SIGTERM, SIGINT or SIGHUP.
+    /// Serve until SIGTERM or SIGINT. SIGHUP (a "reload" by habit) does not
+    /// stop it: the configuration is read at start only, which it says.
     pub fn run(&mut self) -> Result<(), String> {
         let mut signals = SigSet::empty();
         for s in [Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP] {
@@ -126,6 +127,10 @@ impl Server {
             };
             if stop {
                 let which = sfd.read_signal().ok().flatten().map(|s| s.ssi_signo).unwrap_or(0);
+                if which == Signal::SIGHUP as u32 {
+                    self.log.say("SIGHUP: the configuration is read at start only; restart pag-kcm to apply changes (live logins keep their tickets)");
+                    continue;
+                }
                 self.log.say(&format!(
                     "signal {which}: stopping; the state stays in {}",
                     self.settings.state_dir.display()

@@ -76,6 +76,13 @@ fn a_restart_keeps_the_tickets() {
     let mut site = Site::start(&[]);
     ok(&site.kinit("alice", &[]));
     ok(&site.tool(&["kvno", "host/svc.example.org"]));
+    // SIGHUP (a reload by habit) does not stop it.
+    let pid = nix::unistd::Pid::from_raw(site.daemon.as_ref().unwrap().id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGHUP).unwrap();
+    support::wait_for("the SIGHUP line", || {
+        site.log().contains("SIGHUP: the configuration is read at start only")
+    });
+    assert!(ok(&site.tool(&["klist"])).contains("alice@EXAMPLE.ORG"));
     site.stop_daemon();
     assert_eq!(site.state_files(), vec!["0.kcm".to_string()]);
     site.start_daemon(&[]);
