@@ -106,9 +106,15 @@ pub fn sample(renewer: u32) -> Result<Sample, String> {
     let mut ns = 0u64;
     for &pid in &members {
         for tid in tasks(pid)? {
-            let schedstat = read(&format!("/proc/{pid}/task/{tid}/schedstat"))?;
+            // A thread may end between the listing and the reads: it is
+            // simply not counted (its time goes to the process's total).
+            let (Ok(schedstat), Ok(status)) = (
+                read(&format!("/proc/{pid}/task/{tid}/schedstat")),
+                read(&format!("/proc/{pid}/task/{tid}/status")),
+            ) else {
+                continue;
+            };
             ns += schedstat.split_whitespace().next().and_then(|v| v.parse().ok()).unwrap_or(0);
-            let status = read(&format!("/proc/{pid}/task/{tid}/status"))?;
             s.wakeups += field(&status, "voluntary_ctxt_switches").unwrap_or(0);
         }
         let status = read(&format!("/proc/{pid}/status"))?;
