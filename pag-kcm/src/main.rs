@@ -63,7 +63,7 @@ fn run(args: Args) -> Result<(), String> {
     };
     let document = Document::read(&path, presence).map_err(|e| e.to_string())?;
     let first = |errors| config::first_error(errors).map_or_else(String::new, |e| e.to_string());
-    let limits = match &document {
+    let mut limits: pag::config::KcmConfig = match &document {
         Some(d) => d.kcm().map_err(first)?,
         None => Default::default(),
     };
@@ -75,7 +75,20 @@ fn run(args: Args) -> Result<(), String> {
     let tag_gids = tag_text
         .map(|t| config::pam::parse_tag_gids(&t).map_err(|why| format!("tag_gids \"{t}\": {why}")))
         .transpose()?;
-    raise_open_files(limits.max_connections as u64 + 64);
+    let mut log = Log::new(args.trace);
+    // Room for every connection plus the daemon's own descriptors; where the
+    // hard limit is lower, the connection bound comes down to it (else
+    // accept() would fail with EMFILE while the listener keeps polling ready).
+    let open_files = raise_open_files(limits.max_connections as u64 + OWN_FILES);
+    let room = open_files.saturating_sub(OWN_FILES) as usize;
+    if room < limits.max_connections {
+        log.say(&format!(
+            "RLIMIT_NOFILE allows {open_files} open files: max_connections {} lowered to {room}",
+            limits.max_connections
+        ));
+        limits.max_connections = room.max(1);
+        limits.max_uid_connections = limits.max_uid_connections.min(limits.max_connections);
+    }
     persist::prepare(&args.state_dir).map_err(|e| format!("{}: {e}", args.state_dir.display()))?;
     let (listener, shown) = match activation::from_systemd()? {
         Some(l) => (l, "the socket systemd passed".to_string()),
@@ -87,7 +100,6 @@ fn run(args: Args) -> Result<(), String> {
         gc_interval: Duration::from_secs(args.gc_interval),
         identifier: Identifier { tag_gids: tag_gids.clone(), registry: Registry::at(args.registry) },
     };
-    let mut log = Log::new(args.trace);
     if tag_gids.is_none() {
         log.say("no tag_gids: every client gets its uid's caches (no per-login caches)");
     }
@@ -96,13 +108,21 @@ fn run(args: Args) -> Result<(), String> {
     server.run()
 }
 
+/// Descriptors the daemon needs besides its connections (listener,
+/// signalfd, state files, the registry, stdio).
+const OWN_FILES: u64 = 64;
+
 /// Let the soft limit on open files reach `want` (within the hard limit),
 /// so max_connections, not RLIMIT_NOFILE's usual 1024, bounds the clients.
-fn raise_open_files(want: u64) {
+/// Returns the soft limit now in force.
+fn raise_open_files(want: u64) -> u64 {
     use nix::sys::resource::{getrlimit, setrlimit, Resource};
-    if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
-        if soft < want {
-            let _ = setrlimit(Resource::RLIMIT_NOFILE, want.min(hard), hard);
-        }
+    let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) else { return want };
+    if soft >= want {
+        return soft;
+    }
+    match setrlimit(Resource::RLIMIT_NOFILE, want.min(hard), hard) {
+        Ok(()) => want.min(hard),
+        Err(_) => soft,
     }
 }
