@@ -19,6 +19,9 @@ const CHUNK: usize = 64 << 10;
 pub enum Step {
     /// Nothing complete yet.
     Waiting,
+    /// A request's length prefix has come, announcing a body of this many
+    /// bytes: the server admits it ([`Conn::take_body`]) or closes.
+    Announced(usize),
     /// A complete request body (prefix removed).
     Request(Vec<u8>),
     /// The client sent the proof hello (first thing on the connection),
@@ -130,13 +133,10 @@ impl Conn {
             }
             Expect::Prefix => {
                 let prefix = [self.input[0], self.input[1], self.input[2], self.input[3]];
-                match frame::body_length(prefix, max_body) {
-                    Ok(len) => {
-                        self.expect = Expect::Body(len);
-                        None
-                    }
-                    Err(e) => Some(Step::Close(Some(e))),
-                }
+                Some(match frame::body_length(prefix, max_body) {
+                    Ok(len) => Step::Announced(len),
+                    Err(e) => Step::Close(Some(e)),
+                })
             }
             Expect::Body(_) => {
                 self.fresh = false;
@@ -160,6 +160,24 @@ impl Conn {
                 Some(Step::Answer(answer))
             }
         }
+    }
+
+    /// Read the body [`Step::Announced`] announced; its bytes are reserved
+    /// now, so what [`Conn::held`] counts is what it will take.
+    pub fn take_body(&mut self, len: usize) {
+        self.expect = Expect::Body(len);
+        self.input.reserve_exact(len);
+    }
+
+    /// Bytes this connection holds or has been admitted to hold: the
+    /// request being read (in full once announced) and the part of a reply
+    /// the client has not taken yet.
+    pub fn held(&self) -> usize {
+        let reading = match self.expect {
+            Expect::Body(len) => PREFIX + len,
+            _ => self.input.len(),
+        };
+        reading + (self.output.len() - self.written)
     }
 
     /// Queue `reply` and write what the socket takes now.

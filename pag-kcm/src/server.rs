@@ -19,12 +19,20 @@ use crate::conn::{Conn, Step};
 use crate::identity::Identifier;
 use crate::log::Log;
 use crate::ops::{dispatch, Uuids};
-use crate::proto::frame::{self, FrameError};
+use crate::proto::frame::{self, FrameError, PREFIX};
 use crate::store::{persist, Key, Scope, Store};
 
 /// Largest request body: a REPLACE of a big cache fits; the client has no
 /// limit of its own, so this is ours.
 pub const MAX_REQUEST: usize = 1 << 20;
+
+/// Bytes the connections of one uid may hold at once: requests being read
+/// (reserved in full when their length arrives) and replies the client has
+/// not taken. Without it, a user's many connections, each announcing a
+/// large request or leaving a large reply unread, would hold gigabytes.
+pub const MAX_HELD_PER_UID: usize = 16 << 20;
+/// The same for all connections together.
+pub const MAX_HELD_TOTAL: usize = 128 << 20;
 
 /// How the daemon runs.
 pub struct Settings {
@@ -101,7 +109,7 @@ impl Server {
                 self.next_sweep = now + self.settings.gc_interval;
             }
             self.close_expired(now);
-            let (readable, stop) = {
+            let (stop, listener_ready, conns) = {
                 let mut fds = Vec::with_capacity(self.conns.len() + 2);
                 fds.push(PollFd::new(sfd.as_fd(), PollFlags::POLLIN));
                 // Always accepting: past max_connections a client is closed at
@@ -123,7 +131,7 @@ impl Server {
                 let stop = ready(&fds[0]);
                 let listener_ready = ready(&fds[1]);
                 let conns: Vec<bool> = fds[2..].iter().map(ready).collect();
-                (Some((listener_ready, conns)), stop)
+                (stop, listener_ready, conns)
             };
             if stop {
                 let which = sfd.read_signal().ok().flatten().map(|s| s.ssi_signo).unwrap_or(0);
@@ -137,7 +145,6 @@ impl Server {
                 ));
                 return Ok(());
             }
-            let Some((listener_ready, conns)) = readable else { continue };
             // Connections first (indices stay valid: closed ones are removed after).
             let mut closed = Vec::new();
             for (i, ready) in conns.into_iter().enumerate() {
@@ -240,27 +247,38 @@ impl Server {
     /// Serve connection `i` one step: write more of its reply, or read and
     /// answer at most one request (so no client keeps the loop to itself).
     fn serve(&mut self, i: usize) -> bool {
-        let conn = &mut self.conns[i];
-        if conn.writing() {
-            return conn.flush();
+        if self.conns[i].writing() {
+            return self.conns[i].flush();
         }
-        let body = match conn.read(MAX_REQUEST) {
-            Step::Waiting => return true,
-            Step::Close(None) => return false,
-            Step::Close(Some(why)) => {
-                let who = conn.client.key;
-                let why = match why {
-                    FrameError::BadLength(len) => format!("a request of {len} bytes (over {MAX_REQUEST})"),
-                    FrameError::Version(v) => format!("protocol version {v}, not 2"),
-                };
-                self.log.say(&format!("{who}: {why}; connection closed"));
-                return false;
+        let key = self.conns[i].client.key;
+        let body = loop {
+            match self.conns[i].read(MAX_REQUEST) {
+                Step::Waiting => return true,
+                Step::Close(None) => return false,
+                Step::Close(Some(why)) => {
+                    let why = match why {
+                        FrameError::BadLength(len) => {
+                            format!("a request of {len} bytes (over {MAX_REQUEST})")
+                        }
+                        FrameError::Version(v) => format!("protocol version {v}, not 2"),
+                    };
+                    self.log.say(&format!("{key}: {why}; connection closed"));
+                    return false;
+                }
+                Step::Announced(len) => {
+                    if let Some(bound) = self.over_budget(key.uid, PREFIX + len) {
+                        self.log.say(&format!(
+                            "{key}: a request of {len} bytes would pass {bound}; connection closed"
+                        ));
+                        return false;
+                    }
+                    self.conns[i].take_body(len);
+                }
+                Step::Request(body) => break body,
+                Step::Hello(version) => return self.challenge(i, version),
+                Step::Answer(answer) => return self.judge(i, &answer),
             }
-            Step::Request(body) => body,
-            Step::Hello(version) => return self.challenge(i, version),
-            Step::Answer(answer) => return self.judge(i, &answer),
         };
-        let key = conn.client.key;
         let request = match frame::parse_request(&body) {
             Ok(r) => r,
             Err(_) => {
@@ -290,7 +308,35 @@ impl Server {
             }
         }
         let reply = frame::reply(answer.code, &answer.payload);
-        self.conns[i].reply(reply)
+        if !self.conns[i].reply(reply) {
+            return false;
+        }
+        // What the client did not take at once stays with us until it does.
+        if let Some(bound) = self.over_budget(key.uid, 0) {
+            self.log.say(&format!("{key}: replies not taken pass {bound}; connection closed"));
+            return false;
+        }
+        true
+    }
+
+    /// Which budget of bytes held by connections ([`MAX_HELD_PER_UID`],
+    /// [`MAX_HELD_TOTAL`]) `more` bytes for a connection of `uid` would pass.
+    fn over_budget(&self, uid: u32, more: usize) -> Option<&'static str> {
+        let (mut of_uid, mut all) = (more, more);
+        for c in &self.conns {
+            let held = c.held();
+            all += held;
+            if c.client.key.uid == uid {
+                of_uid += held;
+            }
+        }
+        if of_uid > MAX_HELD_PER_UID {
+            Some("the bytes one uid's connections may hold (16 MiB)")
+        } else if all > MAX_HELD_TOTAL {
+            Some("the bytes all connections may hold (128 MiB)")
+        } else {
+            None
+        }
     }
 
     /// A client offered to prove its PAG: send the challenge.

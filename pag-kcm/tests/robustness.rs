@@ -218,3 +218,90 @@ fn a_proof_of_no_login_keeps_the_uid_collection_and_the_connection() {
     s.write_all(b"PAGH\x07").unwrap();
     assert!(closed(&mut s));
 }
+
+/// How many of `conns` the daemon still holds open once it has had time to
+/// act on them (a closed one reads EOF or a reset at once; an open one has
+/// nothing to read).
+fn still_open(conns: &[UnixStream]) -> usize {
+    std::thread::sleep(Duration::from_millis(500));
+    let open = |mut s: &UnixStream| {
+        s.set_nonblocking(true).unwrap();
+        let mut b = [0u8; 1];
+        matches!(s.read(&mut b), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
+    };
+    conns.iter().filter(|s| open(s)).count()
+}
+
+/// Many connections of one user each announcing a large request (and
+/// sending part of it): the bytes they may hold are bounded per uid, the
+/// connection past the bound is closed with a log line naming it, and a
+/// real klist of the same user is still served.
+#[test]
+fn bytes_held_for_one_users_connections_are_bounded() {
+    let site = Site::start(&[]);
+    ok(&site.kinit("alice", &[]));
+    let before = site.daemon_rss_kb();
+    // 16 requests of 1,000,000 bytes fit in 16 MiB; a 17th does not.
+    let conns: Vec<UnixStream> = (0..17)
+        .map(|_| {
+            let mut s = connect(&site);
+            // The one past the bound is closed meanwhile (EPIPE): ignored here.
+            let _ = s.write_all(&1_000_000u32.to_be_bytes());
+            let _ = s.write_all(&[2, 0, 0, 6]);
+            let _ = s.write_all(&vec![0u8; 500_000]);
+            s
+        })
+        .collect();
+    let open = still_open(&conns);
+    assert_eq!(open, 16, "{}", site.log());
+    assert!(
+        site.log().contains("would pass the bytes one uid's connections may hold (16 MiB)"),
+        "{}",
+        site.log()
+    );
+    assert!(ok(&site.tool(&["klist"])).contains("alice@EXAMPLE.ORG"), "klist beside the held requests");
+    let after = site.daemon_rss_kb();
+    assert!(after < before + 20 * 1024, "RSS grew from {before} kB to {after} kB");
+}
+
+/// A client that sends the proof hello and never answers the challenge is
+/// closed at request_timeout, and the challenge key (root's) goes with it.
+#[test]
+fn an_unanswered_challenge_is_closed_and_its_key_invalidated() {
+    let site = Site::start_with_config("[kcm]\nrequest_timeout = 1\n", &[]);
+    let mut s = connect(&site);
+    s.write_all(&pag::peer::wire::HELLO).unwrap();
+    let mut challenge = [0u8; pag::peer::wire::CHALLENGE_LEN];
+    s.read_exact(&mut challenge).unwrap();
+    let key = pag::peer::wire::parse_challenge(&challenge).unwrap();
+    let in_proc_keys = || {
+        let serial = format!("{:08x} ", key.0);
+        std::fs::read_to_string("/proc/keys").unwrap().lines().any(|l| l.starts_with(&serial))
+    };
+    assert!(in_proc_keys(), "the challenge key {} is not in /proc/keys", key.0);
+    let start = Instant::now();
+    assert!(closed(&mut s), "an unanswered challenge was never closed");
+    assert!(start.elapsed() < Duration::from_secs(4), "closed after {:?}", start.elapsed());
+    support::wait_for("the challenge key to go", || !in_proc_keys());
+}
+
+/// Where RLIMIT_NOFILE is below what max_connections needs, the daemon
+/// says so and lowers the bound to it: past it connections are closed at
+/// once, never left to fail accept() with EMFILE.
+#[test]
+fn a_low_open_files_limit_lowers_max_connections() {
+    let mut site = Site::start(&[]);
+    site.stop_daemon();
+    site.start_daemon_under(&["prlimit", "--nofile=200:200", "--"], &[]);
+    assert!(
+        site.log().contains("RLIMIT_NOFILE allows 200 open files: max_connections 2048 lowered to 136"),
+        "{}",
+        site.log()
+    );
+    let conns: Vec<UnixStream> = (0..150).map(|_| connect(&site)).collect();
+    let open = still_open(&conns);
+    assert_eq!(open, 136, "{}", site.log());
+    drop(conns);
+    ok(&site.kinit("alice", &[]));
+    assert!(ok(&site.tool(&["klist"])).contains("alice@EXAMPLE.ORG"));
+}

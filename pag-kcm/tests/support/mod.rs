@@ -52,9 +52,20 @@ impl Site {
     }
 
     pub fn start_daemon(&mut self, args: &[&str]) {
+        self.start_daemon_under(&[], args)
+    }
+
+    /// [`Site::start_daemon`] through `wrapper` (e.g. `prlimit ... --`).
+    pub fn start_daemon_under(&mut self, wrapper: &[&str], args: &[&str]) {
         let started_before = self.log().matches("listening on").count();
         let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.daemon_log).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_pag-kcm"))
+        let pag_kcm = env!("CARGO_BIN_EXE_pag-kcm");
+        let (program, before) = match wrapper.split_first() {
+            Some((first, rest)) => (*first, [rest, &[pag_kcm]].concat()),
+            None => (pag_kcm, Vec::new()),
+        };
+        let child = Command::new(program)
+            .args(before)
             .arg("--socket")
             .arg(&self.socket)
             .arg("--state-dir")
