@@ -21,6 +21,9 @@ use crate::container::{
     built_binary, shell_quote, As, Background, Container, ContainerBuilder, Error, Output,
 };
 
+/// MIT's default `kcm_socket` (`/var/run` is `/run`), where pag-kcm listens
+/// by default and an unconfigured client looks.
+pub const MIT_KCM_SOCKET: &str = "/run/.heim_org.h5l.kcm-socket";
 /// sssd-kcm's socket in the tests (the unit's default is MIT's path, which
 /// pag-kcm's tests use).
 pub const SSSD_KCM_SOCKET: &str = "/run/sssd-kcm.socket";
@@ -47,11 +50,14 @@ pub fn with_sssd_kcm(builder: ContainerBuilder, socket: &str) -> ContainerBuilde
     )
 }
 
-/// A KCM daemon running in the background of a container.
+/// A KCM daemon running in the background of a container, its stderr
+/// appended to `/run/<name>.log` (readable while it runs, and across
+/// restarts).
 pub struct Daemon {
     name: &'static str,
     socket: String,
     pid_file: String,
+    log_file: String,
     process: Option<Background>,
 }
 
@@ -61,12 +67,19 @@ impl Daemon {
         &self.socket
     }
 
+    /// Everything daemons of this name printed on stderr so far.
+    pub fn log(&self, ct: &Container) -> String {
+        ct.host_path(&self.log_file).and_then(|p| std::fs::read_to_string(p).ok()).unwrap_or_default()
+    }
+
     /// Stop it with SIGTERM and return what it printed (its exit status is
-    /// the signal's or its own).
+    /// the signal's or its own; stderr is [`Daemon::log`]).
     pub fn stop(mut self, ct: &Container) -> Result<Output> {
         let process = self.process.take().ok_or_else(|| Error::new("daemon already stopped"))?;
         ct.sh(&As::Root, &format!("kill -TERM \"$(cat {})\"", shell_quote(&self.pid_file)))?;
-        process.wait(Duration::from_secs(5))
+        let mut out = process.wait(Duration::from_secs(5))?;
+        out.stderr = self.log(ct);
+        Ok(out)
     }
 
     /// Whether it is still running.
@@ -79,19 +92,21 @@ impl Daemon {
 /// recording its pid in `pid_file`, and wait until `socket` accepts.
 fn start(ct: &Container, name: &'static str, socket: &str, script: &str) -> Result<Daemon> {
     let pid_file = format!("/run/{name}.pid");
-    let script = format!("echo $$ > {}; {script}", shell_quote(&pid_file));
+    let log_file = format!("/run/{name}.log");
+    let script =
+        format!("echo $$ > {}; exec 2>>{}; {script}", shell_quote(&pid_file), shell_quote(&log_file));
     let process = ct.sh_background(&As::Root, &script)?;
-    let mut daemon = Daemon { name, socket: socket.to_owned(), pid_file, process: Some(process) };
+    let mut daemon = Daemon { name, socket: socket.to_owned(), pid_file, log_file, process: Some(process) };
     let host_socket = ct
         .host_path(socket)
         .ok_or_else(|| Error::new(format!("{socket} is not in a private tree of the container")))?;
-    wait_until_accepting(&mut daemon, &host_socket)?;
+    wait_until_accepting(ct, &mut daemon, &host_socket)?;
     Ok(daemon)
 }
 
 /// Connect to the socket (from the host, through its path in the container
 /// directory) until it accepts; fail with the daemon's output if it ends.
-fn wait_until_accepting(daemon: &mut Daemon, host_socket: &PathBuf) -> Result<()> {
+fn wait_until_accepting(ct: &Container, daemon: &mut Daemon, host_socket: &PathBuf) -> Result<()> {
     let deadline = Instant::now() + START_TIMEOUT;
     loop {
         if UnixStream::connect(host_socket).is_ok() {
@@ -100,15 +115,19 @@ fn wait_until_accepting(daemon: &mut Daemon, host_socket: &PathBuf) -> Result<()
         if !daemon.is_running() {
             let out = daemon.process.take().map(|p| p.wait(Duration::from_secs(1))).transpose()?;
             return Err(Error::new(format!(
-                "{} ended before it accepted on {}: {out:?}",
-                daemon.name, daemon.socket
+                "{} ended before it accepted on {}: {out:?}\n{}",
+                daemon.name,
+                daemon.socket,
+                daemon.log(ct)
             )));
         }
         if Instant::now() >= deadline {
             let out = daemon.process.take().map(|p| p.wait(Duration::ZERO)).transpose()?;
             return Err(Error::new(format!(
-                "{} did not accept on {} within {START_TIMEOUT:?}: {out:?}",
-                daemon.name, daemon.socket
+                "{} did not accept on {} within {START_TIMEOUT:?}: {out:?}\n{}",
+                daemon.name,
+                daemon.socket,
+                daemon.log(ct)
             )));
         }
         std::thread::sleep(Duration::from_millis(10));

@@ -6,7 +6,8 @@
 
 use std::time::{Duration, Instant};
 
-use pag_tests::container::{As, Background, Container, User};
+use pag_tests::container::{As, Container, User};
+use pag_tests::kcm::{self, Daemon, MIT_KCM_SOCKET};
 use pag_tests::kdc::Kdc;
 use pag_tests::site::{self, Built};
 
@@ -20,8 +21,7 @@ const STATE: &str = "/run/pag-kcm";
 struct Kcm {
     ct: Container,
     kdc: Kdc,
-    daemon: Option<Background>,
-    pag_kcm: String,
+    daemon: Option<Daemon>,
     flags: u32,
 }
 
@@ -48,40 +48,26 @@ impl Kcm {
         kdc.add_random_principal(SVC).map_err(|e| format!("KDC: {e}"))?;
         // Every Kerberos program in the container uses KCM: by default.
         let conf = std::fs::read_to_string(kdc.krb5_conf()).unwrap();
-        let conf = conf.replacen("[libdefaults]\n", "[libdefaults]\n default_ccache_name = KCM:\n", 1);
-        assert!(conf.contains("default_ccache_name = KCM:"), "{conf}");
-        ct.write_file("/etc/krb5.conf", &conf, 0o644)?;
-        let pag_kcm = pag_tests::container::built_binary("pag-kcm")?.display().to_string();
-        let mut kcm = Kcm { ct, kdc, daemon: None, pag_kcm, flags: 0 };
+        ct.write_file("/etc/krb5.conf", &kcm::client_conf(&conf, MIT_KCM_SOCKET), 0o644)?;
+        let mut kcm = Kcm { ct, kdc, daemon: None, flags: 0 };
         kcm.start_daemon()?;
         Ok(kcm)
     }
 
     fn start_daemon(&mut self) -> Result {
-        let log = self.ct.host_path("/run/pag-kcm.log").unwrap();
-        let before = std::fs::read_to_string(&log).unwrap_or_default().matches("listening on").count();
-        let daemon = self.ct.sh_background(
-            &As::Root,
-            &format!("exec {} --gc-interval 1 --trace 2>>/run/pag-kcm.log", self.pag_kcm),
-        )?;
-        self.daemon = Some(daemon);
-        let until = Instant::now() + Duration::from_secs(10);
-        while std::fs::read_to_string(&log).unwrap_or_default().matches("listening on").count() == before {
-            assert!(Instant::now() < until, "pag-kcm did not start: {}", self.log());
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        self.daemon = Some(kcm::start_pag_kcm(&self.ct, MIT_KCM_SOCKET, &["--trace"])?);
         Ok(())
     }
 
     fn stop_daemon(&mut self) -> Result {
-        self.ct.sh(&As::Root, "pkill -TERM -x pag-kcm")?;
-        let out = self.daemon.take().unwrap().wait(Duration::from_secs(10))?;
-        assert!(out.status.success(), "pag-kcm on SIGTERM: {out:?} {}", self.log());
+        let out = self.daemon.take().unwrap().stop(&self.ct)?;
+        assert!(out.status.success(), "pag-kcm on SIGTERM: {out:?}");
         Ok(())
     }
 
+    /// Everything pag-kcm printed so far, over restarts.
     fn log(&self) -> String {
-        std::fs::read_to_string(self.ct.host_path("/run/pag-kcm.log").unwrap()).unwrap_or_default()
+        self.daemon.as_ref().map(|d| d.log(&self.ct)).unwrap_or_default()
     }
 
     /// The daemon's state files (one per collection holding a cache).
@@ -307,7 +293,7 @@ fn a_client_proving_its_login_gets_that_logins_collection_without_tags() -> Resu
     k.stop_daemon()?;
     k.start_daemon()?;
     let client = pag_tests::container::built_binary("kcm-proof-client")?.display().to_string();
-    let sock = "/var/run/.heim_org.h5l.kcm-socket";
+    let sock = MIT_KCM_SOCKET;
     let a = k.ct.ssh("alice").key().run(&format!(
         "{client} --hello {sock} init proved alice@EXAMPLE.ORG && echo '--- a'; {client} --hello {sock} list; \
          echo '--- plain'; {client} {sock} list"

@@ -17,8 +17,6 @@ type Result<T = ()> = pag_tests::container::Result<T>;
 
 const KRB_PASSWORD: &str = "kerberos pw";
 const RANGE: &str = "70000-70099";
-/// MIT's default `kcm_socket` (/var/run is /run), where pag-kcm listens by default.
-const SOCKET: &str = "/run/.heim_org.h5l.kcm-socket";
 
 struct Site {
     built: Built,
@@ -114,7 +112,7 @@ fn kcm_moves_each_logins_tickets_into_its_own_kcm_cache_and_keeps_them_without_a
     );
 
     // On MIT's default socket, where the login's libkrb5 looks.
-    let daemon = pag_tests::kcm::start_pag_kcm(&site.ct, SOCKET, &[])?;
+    let daemon = pag_tests::kcm::start_pag_kcm(&site.ct, pag_tests::kcm::MIT_KCM_SOCKET, &[])?;
     let aklog = site.built.aklog.display().to_string();
     let tokens = site.built.tokens();
     let unlog = site.built.unlog.display().to_string();
