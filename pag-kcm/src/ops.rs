@@ -101,6 +101,11 @@ fn run(store: &mut Store, key: &Key, uuids: &mut Uuids, op: Op, r: &mut Reader) 
         Op::SetDefaultCache => {
             let name = r.name(MAX_NAME)?;
             r.end()?;
+            // The name counts against the bounds like everything kept.
+            let old = store.get(key).and_then(|c| c.default.as_ref()).map_or(0, Vec::len);
+            if let Err(bound) = store.admit(key, 0, name.len() as isize - old as isize) {
+                return Ok(Answer::refused(bound));
+            }
             store.change(key, |c| c.default = Some(name.to_vec()));
             Answer::changed()
         }
@@ -182,10 +187,7 @@ fn run(store: &mut Store, key: &Key, uuids: &mut Uuids, op: Op, r: &mut Reader) 
         Op::GetPrincipal => {
             let name = r.name(MAX_NAME)?;
             r.end()?;
-            match store.get(key).and_then(|c| c.find(name)) {
-                Some(cache) => Answer::ok(cache.principal.clone()),
-                None => Answer::code(codes::FCC_NOFILE),
-            }
+            with_cache(store, key, name, |cache| Answer::ok(cache.principal.clone()))
         }
         Op::GetCredUuidList => {
             let name = r.name(MAX_NAME)?;
