@@ -58,19 +58,12 @@ fn emit(line: &str) {
     let _ = writeln!(std::io::stderr().lock(), "pag-kcm: {line}");
 }
 
-/// `text` with control characters escaped, at most [`MAX_LINE`] bytes.
+/// `text` escaped as every pag log line is ([`pag::escape`]: controls,
+/// bidi controls, backslashes), at most [`MAX_LINE`] bytes.
 pub fn bounded(text: &str) -> String {
-    let mut out = String::with_capacity(text.len().min(MAX_LINE));
-    for c in text.chars() {
-        let piece: String =
-            if c.is_control() || c == '\\' { c.escape_default().collect() } else { c.to_string() };
-        if out.len() + piece.len() > MAX_LINE - 5 {
-            out.push_str("[cut]");
-            break;
-        }
-        out.push_str(&piece);
-    }
-    out
+    let mut line = pag::escape::escape(text);
+    pag::escape::cut(&mut line, MAX_LINE);
+    line
 }
 
 #[cfg(test)]
@@ -79,8 +72,8 @@ mod tests {
 
     #[test]
     fn lines_are_escaped_and_cut() {
-        assert_eq!(bounded("a\nb\\"), "a\\nb\\\\");
+        assert_eq!(bounded("a\nb\\\u{202e}"), "a\\x0ab\\\\\\u{202e}");
         let long = bounded(&"x".repeat(10_000));
-        assert!(long.len() <= MAX_LINE && long.ends_with("[cut]"));
+        assert!(long.len() <= MAX_LINE && long.ends_with(pag::escape::CUT_MARK));
     }
 }

@@ -5,8 +5,9 @@
 //! holds everything the PAM module and the tools share: the key management
 //! system calls ([`sys`]), creating and recognising PAGs ([`group`]), AFS
 //! tokens and their store ([`token`]), the shared configuration file
-//! ([`config`]) and the error type ([`error`]). It knows nothing of PAM or
-//! Kerberos.
+//! ([`config`]), peer identification ([`peer`]), escaping text for log
+//! lines ([`escape`]) and the error type ([`error`]). It knows nothing of
+//! PAM or Kerberos.
 //!
 //! `unsafe` code lives only in [`sys`].
 
@@ -15,6 +16,7 @@
 
 pub mod config;
 pub mod error;
+pub mod escape;
 pub mod group;
 pub mod login;
 pub mod peer;

@@ -13,6 +13,8 @@
 use std::os::fd::AsRawFd;
 use std::sync::{Mutex, TryLockError};
 
+use pag::escape::{cut, escape_into};
+pub use pag::escape::{escape, CUT_MARK};
 use syslog::{Facility, Formatter3164};
 
 /// How important a line is.
@@ -91,59 +93,6 @@ impl<'a> Log<'a> {
 /// The longest line sent to syslog, in bytes, after escaping; longer lines
 /// are cut and end in [`CUT_MARK`].
 pub const MAX_LINE_BYTES: usize = 1024;
-
-/// What a cut line ends with.
-pub const CUT_MARK: &str = "...[cut]";
-
-/// `text` with every control character escaped (see the module comment).
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    escape_into(&mut out, text.as_bytes());
-    out
-}
-
-/// Append `bytes` to `out`, escaped: valid UTF-8 stays as it is except the
-/// controls, `\` and the bidi controls; each byte of an invalid sequence
-/// becomes `\xNN`.
-fn escape_into(out: &mut String, bytes: &[u8]) {
-    use std::fmt::Write;
-    for chunk in bytes.utf8_chunks() {
-        for c in chunk.valid().chars() {
-            match c {
-                '\\' => out.push_str("\\\\"),
-                '\0'..='\x1f' | '\x7f' => {
-                    let _ = write!(out, "\\x{:02x}", c as u32);
-                }
-                '\u{80}'..='\u{9f}'
-                | '\u{202a}'..='\u{202e}'
-                | '\u{2066}'..='\u{2069}'
-                | '\u{200e}'
-                | '\u{200f}'
-                | '\u{061c}' => {
-                    let _ = write!(out, "\\u{{{:04x}}}", c as u32);
-                }
-                c => out.push(c),
-            }
-        }
-        for b in chunk.invalid() {
-            let _ = write!(out, "\\x{b:02x}");
-        }
-    }
-}
-
-/// Cut `line` to at most `max` bytes (on a character boundary), ending in
-/// [`CUT_MARK`] when anything was cut.
-fn cut(line: &mut String, max: usize) {
-    if line.len() <= max {
-        return;
-    }
-    let mut end = max - CUT_MARK.len();
-    while !line.is_char_boundary(end) {
-        end -= 1;
-    }
-    line.truncate(end);
-    line.push_str(CUT_MARK);
-}
 
 /// The syslog sink. The connection to /dev/log is the process's, kept
 /// between hooks as syslog(3) keeps its own: making, connecting and closing
@@ -379,20 +328,6 @@ mod tests {
                 (Level::Debug, "pam_pag(sshd:session): shown".to_owned()),
             ]
         );
-    }
-
-    #[test]
-    fn controls_bidi_and_backslash_are_escaped() {
-        assert_eq!(escape("plain text, ünïcödé"), "plain text, ünïcödé");
-        assert_eq!(escape("a\rb\x1b[31mc\0d\x7f\t\n"), "a\\x0db\\x1b[31mc\\x00d\\x7f\\x09\\x0a");
-        assert_eq!(escape("back\\slash"), "back\\\\slash");
-        assert_eq!(escape("\u{85}\u{9f}"), "\\u{0085}\\u{009f}");
-        for c in ['\u{202a}', '\u{202e}', '\u{2066}', '\u{2069}', '\u{200e}', '\u{200f}', '\u{061c}'] {
-            assert_eq!(escape(&format!("x{c}y")), format!("x\\u{{{:04x}}}y", c as u32));
-        }
-        // Escaping is unambiguous: an escaped string never contains a raw
-        // control, and `\x1b` typed by someone differs from ESC.
-        assert_ne!(escape("\\x1b"), escape("\x1b"));
     }
 
     #[test]
