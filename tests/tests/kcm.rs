@@ -235,8 +235,8 @@ fn a_thousand_sequential_logins_leave_no_cache_behind() -> Result {
     std::fs::set_permissions(&keytab, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
     let drive = pag_tests::container::built_binary("pam-drive")?.display().to_string();
     let rss = |k: &Kcm| -> u64 {
-        let out = k.ct.sh(&As::Root, "grep VmRSS /proc/$(pgrep -x pag-kcm)/status").unwrap();
-        out.stdout.split_whitespace().nth(1).and_then(|v| v.parse().ok()).unwrap_or(0)
+        let out = k.ct.sh(&As::Root, "cat /proc/$(pgrep -x pag-kcm)/status").unwrap();
+        pag_tests::stats::proc_field(&out.stdout, "VmRSS").unwrap_or(0)
     };
     // Warm up (first allocations), then the baseline.
     let one_login = format!(

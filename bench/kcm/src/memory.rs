@@ -17,6 +17,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use pag_tests::container::{shell_quote, As};
+use pag_tests::stats::proc_field;
 
 use crate::site::{Site, PAG, PAG_STATE_DIR, PASSWORD, SERVICE, SSSD, SSSD_STATE_DIR, USER};
 use crate::timing::Backend;
@@ -63,12 +64,9 @@ fn rss(site: &Site, pid: u32) -> Result<Rss, String> {
     let path = format!("/proc/{pid}/status");
     let out = site.ct.exec(&As::Root, &["cat", &path]).map_err(|e| e.to_string())?;
     let field = |name: &str| -> Result<u64, String> {
-        out.stdout
-            .lines()
-            .find_map(|l| l.strip_prefix(name)?.trim().strip_suffix("kB")?.trim().parse().ok())
-            .ok_or_else(|| format!("{path}: no {name}: {out:?}"))
+        proc_field(&out.stdout, name).ok_or_else(|| format!("{path}: no {name}: {out:?}"))
     };
-    Ok(Rss { total: field("VmRSS:")?, anon: field("RssAnon:")?, file: field("RssFile:")? })
+    Ok(Rss { total: field("VmRSS")?, anon: field("RssAnon")?, file: field("RssFile")? })
 }
 
 fn stored(site: &Site, dir: &'static str) -> Result<Stored, String> {

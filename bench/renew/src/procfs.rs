@@ -9,6 +9,8 @@
 use std::fs;
 use std::time::Duration;
 
+use pag_tests::stats::proc_field as field;
+
 /// The name (`comm`) of the command every job runs.
 pub const COMMAND: &str = "sleep";
 
@@ -81,10 +83,6 @@ fn tree(renewer: u32) -> Result<Vec<u32>, String> {
 }
 
 /// The value of `key:` in a /proc file of `Key: value [kB]` lines.
-fn field(text: &str, key: &str) -> Option<u64> {
-    text.lines().find_map(|l| l.strip_prefix(key)?.strip_prefix(':')?.split_whitespace().next()?.parse().ok())
-}
-
 /// cutime + cstime of `pid`, in clock ticks.
 fn reaped_ticks(pid: u32) -> Result<u64, String> {
     let stat = read(&format!("/proc/{pid}/stat"))?;
@@ -133,15 +131,6 @@ pub fn sample(renewer: u32) -> Result<Sample, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn fields_of_status_and_smaps_rollup() {
-        let text = "Name:\tx\nVmRSS:\t    4242 kB\nvoluntary_ctxt_switches:\t17\nPss:  12 kB\n";
-        assert_eq!(field(text, "VmRSS"), Some(4242));
-        assert_eq!(field(text, "voluntary_ctxt_switches"), Some(17));
-        assert_eq!(field(text, "Pss"), Some(12));
-        assert_eq!(field(text, "Pss_Anon"), None);
-    }
 
     #[test]
     fn this_process_samples() {

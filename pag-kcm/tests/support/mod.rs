@@ -90,8 +90,7 @@ impl Site {
     pub fn daemon_rss_kb(&self) -> u64 {
         let pid = self.daemon.as_ref().unwrap().id();
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-        let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
-        line.split_whitespace().nth(1).unwrap().parse().unwrap()
+        pag_tests::stats::proc_field(&status, "VmRSS").unwrap()
     }
 
     pub fn daemon_alive(&mut self) -> bool {
