@@ -8,6 +8,7 @@ pub mod debs;
 pub mod demo;
 pub mod kcm;
 pub mod kdc;
+pub mod kerberos_site;
 pub mod mountns;
 #[allow(unsafe_code)]
 pub mod pam_driver;

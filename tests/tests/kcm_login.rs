@@ -8,83 +8,41 @@
 
 use std::time::{Duration, Instant};
 
-use pag_tests::container::{Container, PamStack, User};
-use pag_tests::kdc::Kdc;
+use pag_tests::container::PamStack;
+use pag_tests::kerberos_site::{KerberosSite as Site, KRB_PASSWORD};
 use pag_tests::site::{self, Built, REALM};
-use pag_tests::syslog::Capture;
 
 type Result<T = ()> = pag_tests::container::Result<T>;
 
-const KRB_PASSWORD: &str = "kerberos pw";
 const RANGE: &str = "70000-70099";
 
-struct Site {
-    built: Built,
-    log: Capture,
-    kdc: Option<Kdc>,
-    ct: Container,
+/// sshd with pam_krb5 and pam_pag (`kcm`, tags on) for alice.
+fn start() -> Result<Site> {
+    let built = Built::find()?;
+    // tag_gids and kcm from the file's [pam] (the daemon reads the same
+    // tag_gids); debug for the module's own lines. pam_pag in auth too,
+    // first (pam_krb5 is `sufficient`), so that sshd's setcred in the
+    // session child puts the tag back after initgroups, as the shipped
+    // conf/pam.d/sshd does.
+    let stack = PamStack::new()
+        .auth("optional", &built.pam_pag("debug"))
+        .extend(site::kerberos_stack(&built, "debug"));
+    Site::start(&["alice"], stack, built, |b| {
+        b.file("/etc/security/pam_pag.toml", &format!("[pam]\ntag_gids = \"{RANGE}\"\nkcm = true\n"), 0o644)
+    })
 }
 
-impl Site {
-    fn start() -> Result<Self> {
-        let built = Built::find()?;
-        // tag_gids and kcm from the file's [pam] (the daemon reads the same
-        // tag_gids); debug for the module's own lines. pam_pag in auth too,
-        // first (pam_krb5 is `sufficient`), so that sshd's setcred in the
-        // session child puts the tag back after initgroups, as the shipped
-        // conf/pam.d/sshd does.
-        let stack = PamStack::new()
-            .auth("optional", &built.pam_pag("debug"))
-            .extend(site::kerberos_stack(&built, "debug"));
-        let ct = Container::builder()
-            .pam("sshd", stack)
-            .file(
-                "/etc/security/pam_pag.toml",
-                &format!("[pam]\ntag_gids = \"{RANGE}\"\nkcm = true\n"),
-                0o644,
-            )
-            .user(User::new("alice").password("unix pw"))
-            .sshd()
-            .start()?;
-        let log = Capture::bind(&ct.dev_log_path()).map_err(|e| format!("syslog capture: {e}"))?;
-        let kdc = site::start_kdc(&ct)?;
-        site::add_user(&kdc, "alice", KRB_PASSWORD)?;
-        Ok(Self { built, log, kdc: Some(kdc), ct })
-    }
-
-    /// Wait until a line containing `needle` was logged; return it.
-    fn wait_for_log(&self, needle: &str) -> Result<String> {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if let Some(line) = self.log.sync().into_iter().find(|l| l.message.contains(needle)) {
-                return Ok(line.message);
-            }
-            if Instant::now() >= deadline {
-                let lines: Vec<String> = self.log.sync().into_iter().map(|l| l.message).collect();
-                return Err(format!("no log line with {needle:?}; got {lines:#?}").into());
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// The FILE: caches in the container's /tmp.
-    fn file_caches(&self) -> Result<Vec<String>> {
-        let tmp = self.ct.host_path("/tmp").ok_or_else(|| "no private /tmp".to_owned())?;
-        let mut names: Vec<String> = std::fs::read_dir(&tmp)
-            .map_err(|e| format!("{}: {e}", tmp.display()))?
-            .flatten()
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .filter(|n| n.starts_with("krb5cc"))
-            .collect();
-        names.sort();
-        Ok(names)
-    }
-
-    fn teardown(mut self) -> Result {
-        drop(self.kdc.take()); // it runs in the container's network namespace
-        self.ct.teardown()?;
-        Ok(())
-    }
+/// The FILE: caches in the container's /tmp.
+fn file_caches(site: &Site) -> Result<Vec<String>> {
+    let tmp = site.ct.host_path("/tmp").ok_or_else(|| "no private /tmp".to_owned())?;
+    let mut names: Vec<String> = std::fs::read_dir(&tmp)
+        .map_err(|e| format!("{}: {e}", tmp.display()))?
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("krb5cc"))
+        .collect();
+    names.sort();
+    Ok(names)
 }
 
 /// The value after `key=` on a line of `out`.
@@ -94,7 +52,7 @@ fn field<'a>(out: &'a str, key: &str) -> &'a str {
 
 #[test]
 fn kcm_moves_each_logins_tickets_into_its_own_kcm_cache_and_keeps_them_without_a_daemon() -> Result {
-    let site = Site::start()?;
+    let site = start()?;
     let tgt = format!("krbtgt/{REALM}@{REALM}");
 
     // No daemon yet: the login keeps pam_krb5's FILE: cache, says why once.
@@ -163,6 +121,6 @@ fn kcm_moves_each_logins_tickets_into_its_own_kcm_cache_and_keeps_them_without_a
     assert!(moved.ends_with("into KCM:; KRB5CCNAME=KCM:"), "{moved}");
     // The first login's cache went at its logout (pam_krb5); the two KCM
     // logins left no FILE: cache at all.
-    assert_eq!(site.file_caches()?, Vec::<String>::new());
+    assert_eq!(file_caches(&site)?, Vec::<String>::new());
     site.teardown()
 }

@@ -9,14 +9,14 @@ mod support;
 use std::time::{Duration, Instant};
 
 use pag_tests::container::{shell_quote, As, Container, ContainerBuilder, PamStack, User};
-use pag_tests::kdc::{Kdc, SilentPort};
+use pag_tests::kdc::SilentPort;
+use pag_tests::kerberos_site::{KerberosSite as Site, KRB_PASSWORD};
 use pag_tests::site::{self, Built, CELL, REALM};
 use pag_tests::syslog::Capture;
 
 type Result<T = ()> = pag_tests::container::Result<T>;
 
 const WITH_SECCOMP: &str = env!("CARGO_BIN_EXE_with-seccomp");
-const KRB_PASSWORD: &str = "kerberos pw";
 const TOKEN_KEY: &str = "afs@example.org";
 
 /// What `keyctl show @s` says about a session's keyring.
@@ -58,74 +58,6 @@ fn assert_tokens_lists_cell(output: &str, user: &str) {
         output.contains(&format!("({user}@{REALM}) tokens for {TOKEN_KEY}")),
         "`tokens` does not list {user}'s token for {CELL}:\n{output}"
     );
-}
-
-/// A container with `users` and sshd, a KDC on its loopback that knows the
-/// users (Kerberos password [`KRB_PASSWORD`]; their Unix password differs,
-/// so a login with the Kerberos one proves pam_krb5 did it), and a syslog
-/// capture at its /dev/log.
-struct Site {
-    built: Built,
-    log: Capture,
-    kdc: Option<Kdc>,
-    ct: Container,
-}
-
-impl Site {
-    /// sshd with the Kerberos stack and pam_pag with `pag_args`.
-    fn kerberos(users: &[&str], pag_args: &str) -> Result<Self> {
-        let built = Built::find()?;
-        Self::start(users, site::kerberos_stack(&built, pag_args), built, |b| b)
-    }
-
-    fn start(
-        users: &[&str],
-        sshd_stack: PamStack,
-        built: Built,
-        more: impl FnOnce(ContainerBuilder) -> ContainerBuilder,
-    ) -> Result<Self> {
-        let mut builder = Container::builder().pam("sshd", sshd_stack).sshd();
-        for user in users {
-            builder = builder.user(User::new(user).password("unix pw").ssh_key());
-        }
-        let ct = more(builder).start()?;
-        let log = Capture::bind(&ct.dev_log_path()).map_err(|e| format!("syslog capture: {e}"))?;
-        let kdc = site::start_kdc(&ct)?;
-        for user in users {
-            site::add_user(&kdc, user, KRB_PASSWORD)?;
-        }
-        Ok(Self { built, log, kdc: Some(kdc), ct })
-    }
-
-    fn ssh_kerberos(&self, user: &str, command: &str) -> Result<pag_tests::container::Output> {
-        self.ct.ssh(user).with_password(KRB_PASSWORD).run(command)
-    }
-
-    /// Lines of pam_pag for `service` logged so far.
-    fn pam_pag_lines(&self, service: &str) -> Vec<String> {
-        let tag = format!("pam_pag({service}:");
-        self.log.sync().into_iter().filter(|l| l.message.contains(&tag)).map(|l| l.message).collect()
-    }
-
-    /// Wait until a line containing `needle` was logged; return it.
-    fn wait_for_log(&self, needle: &str) -> Result<String> {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Some(line) = self.log.sync().into_iter().find(|l| l.message.contains(needle)) {
-                return Ok(line.message);
-            }
-            if Instant::now() >= deadline {
-                return Err(format!("no log line with {needle:?}; got {:?}", self.log.sync()).into());
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn teardown(mut self) -> Result {
-        drop(self.kdc.take()); // it runs in the container's network namespace
-        self.ct.teardown()?;
-        Ok(())
-    }
 }
 
 fn keyctl_and_tokens(built: &Built) -> String {
